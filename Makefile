@@ -1,0 +1,59 @@
+# The command index: every command a person needs. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STACK := deploy/local/stack
+# Runs a command against ACCESSFLOW_* when set, else against the local stack (started if needed).
+WITH_STACK := $(STACK) exec --
+PYTEST_ARGS ?=
+
+.PHONY: help install run test test-unit lint typecheck format stack-up stack-down stack-status diagram clean
+
+help: ## List the commands
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -U 'pip>=25.1'   # 25.1 is the first pip that installs dependency groups
+	$(BIN)/pip install -q -e . --group dev
+	touch $@
+
+install: $(BIN)/.installed ## Create the virtualenv and install accessflow with its dev tools
+
+run: install ## Bring the stack up, migrate, and run accessflow in the foreground
+	$(WITH_STACK) $(BIN)/python -m accessflow.entrypoints.run
+
+test: install lint typecheck ## Lint, type-check and run every test (unit, integration, e2e) on the real stack
+	$(WITH_STACK) $(BIN)/pytest $(PYTEST_ARGS)
+
+test-unit: install ## Unit tests only (no Kafka or PostgreSQL needed)
+	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
+
+lint: install ## ruff check and ruff format --check
+	$(BIN)/ruff check src tests deploy
+	$(BIN)/ruff format --check src tests deploy
+
+format: install ## Apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix src tests deploy
+	$(BIN)/ruff format src tests deploy
+
+typecheck: install ## mypy --strict on src/
+	$(BIN)/mypy
+
+diagram: install ## Regenerate the state diagram in README.md and docs/ from the transition table
+	$(BIN)/python -m accessflow.domain.diagram README.md docs/domain.md
+
+stack-up: install ## Start the local Kafka and PostgreSQL (idempotent)
+	$(STACK) up
+
+stack-down: ## Stop the local stack (data kept; `deploy/local/stack down --wipe` deletes it)
+	$(STACK) down
+
+stack-status: ## Is the local stack running?
+	$(STACK) status
+
+clean: ## Remove the virtualenv and caches (not the stack's data)
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

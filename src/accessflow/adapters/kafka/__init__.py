@@ -1,0 +1,1 @@
+"""Kafka adapters (aiokafka): client options, topics, consumer, producer."""

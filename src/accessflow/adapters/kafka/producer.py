@@ -1,0 +1,21 @@
+"""The idempotent producer every accessflow publisher uses."""
+
+from __future__ import annotations
+
+from aiokafka import AIOKafkaProducer
+
+from accessflow.adapters.kafka.options import client_options
+from accessflow.settings import Settings
+
+CLOUDEVENTS_HEADERS = [("content-type", b"application/cloudevents+json")]
+
+
+def make_producer(settings: Settings, *, linger_ms: int = 5) -> AIOKafkaProducer:
+    # Idempotence (implies acks=all) keeps per-partition order across internal retries,
+    # which is what keeps one request's events in sequence order on the topic.
+    return AIOKafkaProducer(
+        enable_idempotence=True,
+        linger_ms=linger_ms,
+        max_batch_size=256 * 1024,
+        **client_options(settings),
+    )

@@ -1,0 +1,63 @@
+"""Create accessflow's three topics (commands, events, DLQ), idempotently."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError, for_code
+
+from accessflow.adapters.kafka.options import client_options
+from accessflow.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class TopicState:
+    name: str
+    partitions: int
+    created: bool
+
+
+def topic_names(settings: Settings) -> list[str]:
+    return [settings.commands_topic, settings.events_topic, settings.dlq_topic]
+
+
+async def ensure_topics(settings: Settings) -> list[TopicState]:
+    """Create any missing topic with the configured partitions; report each topic's state.
+
+    Existing topics are left as they are (their partition count is reported, never changed:
+    adding partitions to a keyed topic would move requests between partitions).
+    """
+    admin = AIOKafkaAdminClient(**client_options(settings))
+    await admin.start()
+    try:
+        wanted = topic_names(settings)
+        existing = set(await admin.list_topics())
+        missing = [name for name in wanted if name not in existing]
+        if missing:
+            response = await admin.create_topics(
+                [
+                    NewTopic(
+                        name,
+                        num_partitions=settings.topic_partitions,
+                        replication_factor=settings.topic_replication_factor,
+                    )
+                    for name in missing
+                ]
+            )
+            _raise_topic_errors(response.topic_errors)
+        described = await admin.describe_topics(wanted)
+        partitions = {t["topic"]: len(t["partitions"]) for t in described}
+        return [TopicState(name, partitions.get(name, 0), name in missing) for name in wanted]
+    finally:
+        await admin.close()
+
+
+def _raise_topic_errors(topic_errors: list[tuple[object, ...]]) -> None:
+    # The admin client reports per-topic errors in the response instead of raising.
+    for topic, code, *rest in topic_errors:
+        error = for_code(int(code))  # type: ignore[call-overload]
+        # Another process created it between our list and create: that is success.
+        if code and error is not TopicAlreadyExistsError:
+            message = rest[0] if rest else ""
+            raise error(f"creating topic {topic}: {message}")

@@ -1,0 +1,68 @@
+"""SQL for the transactional outbox: rows are written by the worker's transaction and
+published by exactly one relay at a time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from accessflow.adapters.postgres.pool import Conn
+
+NOTIFY_CHANNEL = "accessflow_outbox"
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    id: int
+    event_id: str
+    event_type: str
+    key: str
+    payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxStats:
+    backlog: int
+    oldest_age_seconds: float
+
+
+async def try_lead(conn: Conn, schema: str) -> bool:
+    """Take the relay lease for ``schema``; held until this connection closes.
+
+    One relay at a time keeps every request's events in sequence order on the topic; a
+    crashed relay's connection closes and the lease passes to the next one.
+    """
+    got: bool = await conn.fetchval(
+        "SELECT pg_try_advisory_lock(hashtext($1))", f"accessflow.relay:{schema}"
+    )
+    return got
+
+
+async def fetch_unpublished(conn: Conn, limit: int) -> list[OutboxRow]:
+    rows = await conn.fetch(
+        "SELECT id, event_id::text, event_type, key, payload FROM outbox "
+        "WHERE published_at IS NULL ORDER BY id LIMIT $1",
+        limit,
+    )
+    return [OutboxRow(*row) for row in rows]
+
+
+async def mark_published(conn: Conn, ids: list[int]) -> None:
+    await conn.execute("UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", ids)
+
+
+async def delete_published(conn: Conn, older_than: timedelta) -> int:
+    status: str = await conn.execute(
+        "DELETE FROM outbox WHERE published_at < now() - $1::interval", older_than
+    )
+    return int(status.split()[-1])
+
+
+async def stats(conn: Conn) -> OutboxStats:
+    row = await conn.fetchrow(
+        "SELECT count(*) AS backlog, "
+        "coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8 AS age "
+        "FROM outbox WHERE published_at IS NULL"
+    )
+    assert row is not None
+    return OutboxStats(int(row["backlog"]), float(row["age"]))

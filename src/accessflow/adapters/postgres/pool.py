@@ -1,0 +1,53 @@
+"""The asyncpg connection pool, set up once per process by ``bootstrap``."""
+
+from __future__ import annotations
+
+from typing import TypeAlias
+
+import asyncpg
+import orjson
+
+from accessflow.settings import Settings
+
+#: A connection of its own or one borrowed from the pool: every query helper takes either.
+Conn: TypeAlias = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    # jsonb in and out through orjson: the outbox and request documents are the hot path.
+    # Binary format (a version byte, then the JSON) so COPY can carry jsonb columns too.
+    await conn.set_type_codec(
+        "jsonb",
+        encoder=lambda value: b"\x01" + orjson.dumps(value),
+        decoder=lambda data: orjson.loads(data[1:]),
+        schema="pg_catalog",
+        format="binary",
+    )
+
+
+async def connect(settings: Settings) -> asyncpg.Connection:
+    """One connection with the same session settings as the pool's (for migrate and tools)."""
+    conn: asyncpg.Connection = await asyncpg.connect(
+        settings.dsn, server_settings=_server_settings(settings)
+    )
+    await _init_connection(conn)
+    return conn
+
+
+async def create_pool(settings: Settings) -> asyncpg.Pool:
+    pool = await asyncpg.create_pool(
+        settings.dsn,
+        min_size=settings.database_pool_min_size,
+        max_size=settings.database_pool_max_size,
+        server_settings=_server_settings(settings),
+        init=_init_connection,
+    )
+    assert pool is not None  # create_pool only returns None when awaited wrongly
+    return pool
+
+
+def _server_settings(settings: Settings) -> dict[str, str]:
+    return {
+        "search_path": settings.database_schema,
+        "application_name": "accessflow",
+    }

@@ -1,0 +1,226 @@
+"""The PostgreSQL unit of work: one transaction per batch, bulk reads and multi-row writes.
+
+Requests are locked with ``SELECT … FOR UPDATE`` before any state guard is evaluated: a
+zombie worker that still holds a revoked partition then waits for the new owner's commit,
+and its own insert of the same command id fails instead of writing a second effect.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Collection
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+
+from accessflow.adapters.postgres.catalog_store import (
+    CatalogObjects,
+    catalog_version,
+    load_catalog_objects,
+)
+from accessflow.adapters.postgres.pool import Conn
+from accessflow.adapters.postgres.view import load_view
+from accessflow.domain.models.requests import AccessPackageAssignmentRequest, to_graph
+from accessflow.service.ports import Changes, MutableView, StoredRequest
+
+
+class PgUnitOfWork:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+        self._objects: CatalogObjects | None = None
+
+    @asynccontextmanager
+    async def batch(self) -> AsyncIterator[PgBatchStore]:
+        async with self._pool.acquire() as conn, conn.transaction():
+            yield PgBatchStore(conn, self)
+
+    async def catalog_objects(self, conn: Conn) -> CatalogObjects:
+        version = await catalog_version(conn)
+        if self._objects is None or self._objects.version != version:
+            self._objects = await load_catalog_objects(conn, version)
+        return self._objects
+
+
+class PgBatchStore:
+    def __init__(self, conn: Conn, uow: PgUnitOfWork) -> None:
+        self._conn = conn
+        self._uow = uow
+
+    async def processed_ids(self, command_ids: Collection[str]) -> set[str]:
+        rows = await self._conn.fetch(
+            "SELECT command_id FROM processed_commands WHERE command_id = ANY($1::text[])",
+            list(command_ids),
+        )
+        return {row["command_id"] for row in rows}
+
+    async def load_requests(
+        self, request_ids: Collection[uuid.UUID]
+    ) -> dict[uuid.UUID, StoredRequest]:
+        if not request_ids:
+            return {}
+        rows = await self._conn.fetch(
+            "SELECT id, document, sequence, target_id, access_package_id, requestor_id, "
+            "assignment_id, approval FROM assignment_requests WHERE id = ANY($1::uuid[]) "
+            "ORDER BY id FOR UPDATE",  # a fixed lock order: two batches cannot deadlock
+            sorted(request_ids),
+        )
+        return {
+            row["id"]: StoredRequest(
+                request=AccessPackageAssignmentRequest.model_validate(row["document"]),
+                sequence=row["sequence"],
+                target_id=row["target_id"],
+                access_package_id=row["access_package_id"],
+                requestor_id=row["requestor_id"],
+                assignment_id=row["assignment_id"],
+                approval=row["approval"],
+            )
+            for row in rows
+        }
+
+    async def view(
+        self, user_ids: Collection[str], mails: Collection[str], assignment_ids: Collection[str]
+    ) -> MutableView:
+        objects = await self._uow.catalog_objects(self._conn)
+        return await load_view(self._conn, objects, user_ids, mails, assignment_ids)
+
+    async def save(self, changes: Changes) -> None:
+        conn = self._conn
+        if changes.requests:
+            await conn.executemany(
+                _UPSERT_REQUEST, [_request_row(s) for s in changes.requests.values()]
+            )
+        if changes.history:
+            await conn.copy_records_to_table(
+                "request_history",
+                records=[
+                    (
+                        h.request_id,
+                        h.sequence,
+                        h.previous_state,
+                        h.state,
+                        h.status,
+                        h.reason,
+                        h.causation_id,
+                        h.occurred_at,
+                    )
+                    for h in changes.history
+                ],
+                columns=[
+                    "request_id",
+                    "sequence",
+                    "previous_state",
+                    "state",
+                    "status",
+                    "reason",
+                    "causation_id",
+                    "occurred_at",
+                ],
+            )
+        await self._save_effects(changes)
+        if changes.processed:
+            await conn.copy_records_to_table(
+                "processed_commands",
+                records=[
+                    (p.command_id, p.command_type, p.request_id, p.outcome)
+                    for p in changes.processed
+                ],
+                columns=["command_id", "command_type", "request_id", "outcome"],
+            )
+        if changes.outbox:
+            await conn.executemany(
+                "INSERT INTO outbox (event_id, event_type, key, payload) VALUES ($1, $2, $3, $4)",
+                [(e.event_id, e.event_type, e.key, e.payload) for e in changes.outbox],
+            )
+
+    async def _save_effects(self, changes: Changes) -> None:
+        conn = self._conn
+        if changes.assignments:
+            await conn.executemany(
+                _UPSERT_ASSIGNMENT,
+                [
+                    (
+                        uuid.UUID(a.id),
+                        a.access_package_id,
+                        a.assignment_policy_id,
+                        (a.target_ref or "").lower(),
+                        a.state.value if a.state else "delivering",
+                        to_graph(a),
+                    )
+                    for a in changes.assignments.values()
+                    if a.id is not None
+                ],
+            )
+        if changes.grants:
+            await conn.executemany(
+                _UPSERT_GRANT,
+                [
+                    (
+                        g.assignment_id,
+                        g.resource_scope_id,
+                        g.origin_system,
+                        g.origin_id,
+                        g.state,
+                        g.detail,
+                    )
+                    for g in changes.grants
+                ],
+            )
+        if changes.memberships_added:
+            await conn.executemany(
+                "INSERT INTO group_members (group_id, user_id, source) VALUES ($1, $2, "
+                "'accessflow') ON CONFLICT DO NOTHING",
+                [(m.group_id.lower(), m.user_id.lower()) for m in changes.memberships_added],
+            )
+        if changes.memberships_removed:
+            await conn.executemany(
+                "DELETE FROM group_members WHERE group_id = $1 AND user_id = $2 "
+                "AND source = 'accessflow'",
+                [(m.group_id.lower(), m.user_id.lower()) for m in changes.memberships_removed],
+            )
+
+
+def _request_row(stored: StoredRequest) -> tuple[Any, ...]:
+    request = stored.request
+    return (
+        stored.id,
+        request.request_type.value,
+        request.state.value,
+        request.status,
+        stored.target_id,
+        stored.access_package_id,
+        stored.requestor_id,
+        stored.assignment_id,
+        stored.sequence,
+        request.created_date_time,
+        request.completed_date_time,
+        to_graph(request),
+        stored.approval,
+    )
+
+
+_UPSERT_REQUEST = """
+INSERT INTO assignment_requests (id, request_type, state, status, target_id, access_package_id,
+    requestor_id, assignment_id, sequence, created_at, completed_at, document, approval)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+ON CONFLICT (id) DO UPDATE SET state = excluded.state, status = excluded.status,
+    assignment_id = excluded.assignment_id, sequence = excluded.sequence,
+    completed_at = excluded.completed_at, document = excluded.document,
+    approval = excluded.approval
+"""
+
+_UPSERT_ASSIGNMENT = """
+INSERT INTO assignments (id, access_package_id, assignment_policy_id, target_id, state,
+    created_at, updated_at, document)
+VALUES ($1, $2, $3, $4, $5, now(), now(), $6)
+ON CONFLICT (id) DO UPDATE SET state = excluded.state, updated_at = now(),
+    document = excluded.document
+"""
+
+_UPSERT_GRANT = """
+INSERT INTO grants (assignment_id, resource_scope_id, origin_system, origin_id, state, detail,
+    updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, now())
+ON CONFLICT (assignment_id, resource_scope_id) DO UPDATE SET state = excluded.state,
+    detail = excluded.detail, updated_at = now()
+"""

@@ -1,0 +1,99 @@
+"""Policy questions and the requestor's answers (spec §2.3)."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from pydantic import Discriminator, Field, Tag, field_validator
+
+from accessflow.domain.models.base import InboundModel, TypedInboundModel, odata_tag
+
+TEXT_QUESTION = "#microsoft.graph.accessPackageTextInputQuestion"
+CHOICE_QUESTION = "#microsoft.graph.accessPackageMultipleChoiceQuestion"
+
+
+class LocalizedText(InboundModel):
+    language_code: str
+    text: str | None = None
+
+
+class AnswerChoice(InboundModel):
+    actual_value: str
+    text: str | None = None
+    localizations: list[LocalizedText] = Field(default_factory=list)
+
+
+class _Question(TypedInboundModel):
+    id: str
+    text: str | None = None
+    is_required: bool = False
+    is_answer_editable: bool | None = None
+    sequence: int | None = None
+    localizations: list[LocalizedText] = Field(default_factory=list)
+
+
+class TextInputQuestion(_Question):
+    ODATA_TYPE = TEXT_QUESTION
+    is_single_line_question: bool | None = None
+    regex_pattern: str | None = None
+
+    @field_validator("regex_pattern")
+    @classmethod
+    def _compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except (re.error, RecursionError, OverflowError) as exc:
+                raise ValueError(f"regexPattern does not compile: {exc}") from None
+        return value
+
+
+class MultipleChoiceQuestion(_Question):
+    ODATA_TYPE = CHOICE_QUESTION
+    choices: list[AnswerChoice] = Field(min_length=1)
+    is_multiple_selection_allowed: bool = False
+
+
+Question = Annotated[
+    Annotated[TextInputQuestion, Tag(TEXT_QUESTION)]
+    | Annotated[MultipleChoiceQuestion, Tag(CHOICE_QUESTION)],
+    Discriminator(
+        odata_tag("accessPackageTextInputQuestion", "accessPackageMultipleChoiceQuestion"),
+        custom_error_type="invalid_question",
+        custom_error_message="@odata.type must be #microsoft.graph.accessPackageTextInputQuestion"
+        " or #microsoft.graph.accessPackageMultipleChoiceQuestion",
+    ),
+]
+
+_QUESTION_TYPES = {t.casefold().removeprefix("#"): t for t in (TEXT_QUESTION, CHOICE_QUESTION)}
+
+
+class AnsweredQuestion(InboundModel):
+    """``answeredQuestion`` as sent inline in an answer: the question's type and id."""
+
+    odata_type: str | None = Field(default=None, alias="@odata.type")
+    id: str
+
+    @field_validator("odata_type", mode="before")
+    @classmethod
+    def _known_type(cls, value: Any) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            short = value.removeprefix("#").casefold()
+            canonical = _QUESTION_TYPES.get(short) or _QUESTION_TYPES.get(
+                f"microsoft.graph.{short}"
+            )
+            if canonical:
+                return canonical
+        raise ValueError("@odata.type must name an accessPackageQuestion type")
+
+
+class AccessPackageAnswerString(TypedInboundModel):
+    """``accessPackageAnswerString``, the only concrete ``accessPackageAnswer``."""
+
+    ODATA_TYPE = "#microsoft.graph.accessPackageAnswerString"
+    value: str | None = None
+    display_value: str | None = None
+    answered_question: AnsweredQuestion

@@ -1,0 +1,130 @@
+"""The ``accessflow`` command line. Parsing is click's; the work is bootstrap's and below."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from accessflow import __version__, bootstrap
+from accessflow.settings import Settings, SettingsError
+
+T = TypeVar("T")
+
+
+def _settings(ctx: click.Context) -> Settings:
+    settings = ctx.find_object(Settings)
+    if settings is None:
+        try:
+            settings = bootstrap.start()
+        except SettingsError as exc:
+            raise click.ClickException(str(exc)) from None
+        ctx.obj = settings
+    return settings
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coro)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="accessflow")
+def main() -> None:
+    """accessflow: Graph-compatible access package assignment requests on Kafka and PostgreSQL."""
+
+
+@main.command()
+@click.option("--topics/--no-topics", default=True, help="Also create the Kafka topics.")
+@click.pass_context
+def migrate(ctx: click.Context, topics: bool) -> None:
+    """Apply pending database migrations and ensure the Kafka topics exist (idempotent)."""
+    settings = _settings(ctx)
+    result = _run(bootstrap.migrate_all(settings, topics=topics))
+    for migration in result.applied:
+        click.echo(f"applied migration {migration.version:04d}_{migration.name}")
+    if not result.applied:
+        click.echo(f"schema {settings.database_schema!r} is up to date")
+    _echo_topics(result.topics)
+
+
+@main.group()
+def topics() -> None:
+    """Kafka topics."""
+
+
+@topics.command("ensure")
+@click.pass_context
+def topics_ensure(ctx: click.Context) -> None:
+    """Create the commands, events and DLQ topics if missing (idempotent)."""
+    from accessflow.adapters.kafka.topics import ensure_topics
+
+    _echo_topics(_run(ensure_topics(_settings(ctx))))
+
+
+@main.command()
+@click.option("--burst", is_flag=True, help="Exit once every assigned partition is caught up.")
+@click.option("--no-relay", is_flag=True, help="Leave publishing to a separate `accessflow relay`.")
+@click.pass_context
+def worker(ctx: click.Context, burst: bool, no_relay: bool) -> None:
+    """Consume commands, drive requests through their states, publish events."""
+    from accessflow.entrypoints.processes import run_worker
+
+    _run(run_worker(_settings(ctx), burst=burst, relay=not no_relay))
+
+
+@main.command()
+@click.pass_context
+def relay(ctx: click.Context) -> None:
+    """Publish committed events from the outbox (when workers run with --no-relay)."""
+    from accessflow.entrypoints.processes import run_relay
+
+    _run(run_relay(_settings(ctx)))
+
+
+@main.group()
+def catalog() -> None:
+    """The directory and catalog: users, groups, access packages, policies."""
+
+
+@catalog.command("apply")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.pass_context
+def catalog_apply(ctx: click.Context, path: Path) -> None:
+    """Validate a catalog file (YAML or JSON) and upsert it; every problem is reported."""
+    from accessflow.adapters.postgres.catalog_store import apply_catalog
+    from accessflow.adapters.postgres.pool import connect
+    from accessflow.domain.catalog_file import read_catalog_file
+    from accessflow.domain.errors import CatalogValidationError
+
+    settings = _settings(ctx)
+    try:
+        parsed = read_catalog_file(path)
+    except CatalogValidationError as exc:
+        raise click.ClickException(f"{path}: {exc}") from None
+
+    async def apply() -> Any:
+        conn = await connect(settings)
+        try:
+            return await apply_catalog(conn, parsed)
+        finally:
+            await conn.close()
+
+    result = _run(apply())
+    click.echo(
+        f"applied {path} as catalog version {result.version}: {result.users} users, "
+        f"{result.groups} groups, {result.access_packages} access packages, "
+        f"{result.assignment_policies} policies"
+    )
+
+
+def _echo_topics(states: list[Any]) -> None:
+    for state in states:
+        verb = "created" if state.created else "exists "
+        click.echo(f"topic {verb} {state.name} ({state.partitions} partitions)")
+
+
+if __name__ == "__main__":
+    main()

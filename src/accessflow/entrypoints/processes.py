@@ -1,0 +1,103 @@
+"""The long-running processes, as ``accessflow worker`` and ``accessflow relay`` run them:
+signals, lifetimes (started in order, stopped in reverse), and the metrics endpoint."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+
+import asyncpg
+
+from accessflow.adapters.postgres import outbox, pool
+from accessflow.adapters.postgres.store import PgUnitOfWork
+from accessflow.entrypoints.observability import Health, Metrics, serve
+from accessflow.entrypoints.processing import CommandProcessor
+from accessflow.entrypoints.relay import OutboxRelay
+from accessflow.entrypoints.worker import Worker
+from accessflow.logs import get_logger
+from accessflow.settings import Settings
+
+log = get_logger("accessflow.worker")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@contextlib.contextmanager
+def _stop_on_signals(stop: asyncio.Event) -> Iterator[None]:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, _stopper(stop, sig))
+    try:
+        yield
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+
+
+def _stopper(stop: asyncio.Event, sig: signal.Signals) -> Callable[[], None]:
+    def handler() -> None:
+        log.info("worker.stopping", signal=sig.name)
+        stop.set()
+
+    return handler
+
+
+async def run_worker(settings: Settings, *, burst: bool = False, relay: bool = True) -> None:
+    """Consume commands until SIGTERM/SIGINT (or, in burst mode, until caught up)."""
+    stop = asyncio.Event()
+    health = Health()
+    metrics = Metrics(health)
+    server = serve(settings.metrics_port, health, metrics)
+    log.info(
+        "worker.starting",
+        metrics_port=server.server_port,
+        group=settings.consumer_group_id,
+        topic=settings.commands_topic,
+    )
+    db = await pool.create_pool(settings)
+    relay_stop = asyncio.Event()
+    publisher = OutboxRelay(settings)
+    relay_task = asyncio.create_task(publisher.run(relay_stop)) if relay else None
+    watch = asyncio.create_task(_watch_outbox(settings, db, health, metrics))
+    processor = CommandProcessor(PgUnitOfWork(db), metrics, utc_now)
+    worker = Worker(settings, processor, health, metrics, publisher.wake, burst=burst)
+    try:
+        with _stop_on_signals(stop):
+            await worker.run(stop)
+    finally:
+        watch.cancel()
+        relay_stop.set()
+        if relay_task is not None:
+            await relay_task  # drains what this worker committed before it goes
+        await db.close()
+        server.shutdown()
+        log.info("worker.stopped", events_published=publisher.published_total)
+
+
+async def run_relay(settings: Settings) -> None:
+    stop = asyncio.Event()
+    publisher = OutboxRelay(settings)
+    with _stop_on_signals(stop):
+        await publisher.run(stop)
+
+
+async def _watch_outbox(
+    settings: Settings, db: asyncpg.Pool, health: Health, metrics: Metrics
+) -> None:
+    """Outbox backlog and age for the metrics, and the database half of readiness."""
+    while True:
+        try:
+            async with db.acquire() as conn:
+                stats = await outbox.stats(conn)
+            metrics.outbox_backlog.set(stats.backlog)
+            metrics.outbox_oldest_age.set(stats.oldest_age_seconds)
+            health.database_ok = True
+        except Exception as exc:
+            health.database_ok = False
+            log.warning("outbox.stats_failed", error=str(exc))
+        await asyncio.sleep(5)

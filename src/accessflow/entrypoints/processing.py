@@ -1,0 +1,151 @@
+"""One partition's records: decode, handle in one transaction, log one line per command.
+
+Errors are sorted here, the worker's one place for it: undecodable bytes → DLQ; a command
+the domain refuses → rejection event (inside the handlers); a database or broker outage →
+raised, so the worker retries the batch with backoff; anything else (a bug, a constraint
+no rule foresaw) → the batch is retried one command at a time, and a command that still
+fails after ``poison_attempts`` tries goes to the DLQ with a rejection event, so one bad
+command never blocks its partition.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from datetime import datetime
+
+import asyncpg
+from aiokafka import TopicPartition
+
+from accessflow.adapters.kafka.dlq import DeadLetter
+from accessflow.entrypoints.decode import decode
+from accessflow.entrypoints.observability import Metrics
+from accessflow.entrypoints.retry import is_transient
+from accessflow.entrypoints.worker import PartitionResult, Record
+from accessflow.logs import get_logger
+from accessflow.service.events import RejectionReason
+from accessflow.service.handlers import Outcome, handle_batch
+from accessflow.service.ports import UnitOfWork
+from accessflow.service.types import Item, Rejected
+
+log = get_logger("accessflow.worker")
+
+
+class CommandProcessor:
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        metrics: Metrics,
+        clock: Callable[[], datetime],
+        *,
+        max_command_bytes: int = 1_000_000,
+        poison_attempts: int = 3,
+    ) -> None:
+        self._uow = uow
+        self._metrics = metrics
+        self._clock = clock
+        self._max_bytes = max_command_bytes
+        self._poison_attempts = poison_attempts
+        self._records: dict[int, Record] = {}
+
+    async def process(self, tp: TopicPartition, records: list[Record]) -> PartitionResult:
+        started = time.perf_counter()
+        result = PartitionResult()
+        self._records = {record.offset: record for record in records}
+        items: list[Item] = []
+        for record in records:
+            decoded = decode(record, self._max_bytes)
+            if isinstance(decoded, DeadLetter):
+                result.dead_letters.append(decoded)
+                log.warning(
+                    "command.dead_lettered",
+                    partition=tp.partition,
+                    offset=record.offset,
+                    code=decoded.code,
+                    error=decoded.message,
+                )
+            else:
+                items.append(decoded)
+        if items:
+            try:
+                outcomes = await self._handle(items)
+            except Exception as exc:
+                if is_transient(exc) or _is_race(exc):
+                    raise
+                outcomes = await self._one_by_one(items, result, exc)
+            result.committed_effects = True
+            self._report(outcomes, started)
+            now_ms = time.time() * 1000
+            for item in items:
+                self._metrics.latency.observe(max(0.0, now_ms - item.timestamp_ms) / 1000)
+        return result
+
+    async def _handle(self, items: list[Item]) -> list[Outcome]:
+        outcomes, _ = await handle_batch(items, self._uow, self._clock())
+        return outcomes
+
+    async def _one_by_one(
+        self, items: list[Item], result: PartitionResult, first: Exception
+    ) -> list[Outcome]:
+        log.error("batch.failed", error=f"{type(first).__name__}: {first}", size=len(items))
+        outcomes: list[Outcome] = []
+        for item in items:
+            for attempt in range(1, self._poison_attempts + 1):
+                try:
+                    outcomes.extend(await self._handle([item]))
+                    break
+                except Exception as exc:  # noqa: BLE001 - sorted right here
+                    if is_transient(exc) or _is_race(exc):
+                        raise
+                    if attempt == self._poison_attempts:
+                        outcomes.extend(await self._poisoned(item, exc, result))
+                    else:
+                        await asyncio.sleep(0.05 * 2**attempt)
+        return outcomes
+
+    async def _poisoned(
+        self, item: Item, exc: Exception, result: PartitionResult
+    ) -> list[Outcome]:
+        """Kept failing for a reason no retry fixes: DLQ the bytes, reject the command."""
+        message = f"{type(exc).__name__}: {exc}"
+        log.error("command.poisoned", command_id=item.id, offset=item.offset, error=message)
+        record = self._records[item.offset]
+        result.dead_letters.append(
+            DeadLetter(record.key, record.value, record.topic, record.partition, record.offset,
+                       "ProcessingFailed", message)
+        )
+        reason = RejectionReason(code="ProcessingFailed", message=message[:500])
+        rejected = Rejected(item.id, item.type, item.request_id, item.traceparent, reason,
+                            item.partition, item.offset, item.timestamp_ms)
+        return await self._handle([rejected])
+
+    def _report(self, outcomes: list[Outcome], started: float) -> None:
+        duration_ms = round((time.perf_counter() - started) * 1000, 2)
+        for o in outcomes:
+            self._metrics.commands.labels(o.command_type, o.outcome).inc()
+            for state in o.transitions:
+                self._metrics.transitions.labels(state).inc()
+            event = {"rejected": "command.rejected", "duplicate": "command.duplicate"}.get(
+                o.outcome, "command.handled"
+            )
+            log.info(
+                event,
+                command_id=o.command_id,
+                request_id=str(o.request_id),
+                type=o.command_type,
+                from_state=o.from_state,
+                to_state=o.to_state,
+                transitions=o.transitions,
+                reason_code=o.reason_code,
+                partition=o.partition,
+                offset=o.offset,
+                batch_duration_ms=duration_ms,
+            )
+
+
+def _is_race(exc: Exception) -> bool:
+    """Another worker committed a conflicting row first (a rebalance overlap, or two open
+    requests for one target and package on different partitions): retrying the batch
+    re-reads the world and decides again, so this is retried like an outage."""
+    return isinstance(exc, asyncpg.UniqueViolationError | asyncpg.ExclusionViolationError)

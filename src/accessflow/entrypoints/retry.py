@@ -1,0 +1,89 @@
+"""Retries for the long-running loops: capped exponential backoff with jitter (tenacity),
+interrupted as soon as the process is asked to stop."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import asyncpg
+from aiokafka.errors import KafkaError
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exponential_jitter
+
+from accessflow.logs import get_logger
+
+T = TypeVar("T")
+log = get_logger(__name__)
+
+
+class Stopping(Exception):  # noqa: N818 - a signal, not an error
+    """Raised out of a retry loop when the process is stopping."""
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Outages of the broker or the database: wait and try again, never skip."""
+    if isinstance(exc, KafkaError):
+        return True
+    if isinstance(exc, OSError | asyncio.TimeoutError | ConnectionError):
+        return True
+    return isinstance(
+        exc,
+        asyncpg.PostgresConnectionError
+        | asyncpg.InterfaceError
+        | asyncpg.CannotConnectNowError
+        | asyncpg.TooManyConnectionsError
+        | asyncpg.SerializationError
+        | asyncpg.DeadlockDetectedError
+        | asyncpg.AdminShutdownError,
+    )
+
+
+async def retry_transient(
+    operation: Callable[[], Awaitable[T]],
+    *,
+    what: str,
+    stop: asyncio.Event,
+    on_failure: Callable[[], Awaitable[None]] | None = None,
+    max_wait: float = 10.0,
+) -> T:
+    """Run ``operation`` until it succeeds, backing off between transient failures.
+
+    ``on_failure`` runs after each failed attempt (for example, to drop a broken client so
+    the next attempt makes a fresh one). A non-transient error is raised at once.
+    """
+
+    async def sleep(seconds: float) -> None:
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=seconds)
+        except TimeoutError:
+            return
+        raise Stopping(what)
+
+    def before_sleep(state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        log.warning(
+            "retry.scheduled",
+            operation=what,
+            attempt=state.attempt_number,
+            wait_s=round(state.upcoming_sleep, 2),
+            error=f"{type(exc).__name__}: {exc}",
+        )
+
+    async def after_failure(state: RetryCallState) -> None:
+        if on_failure is not None:
+            await on_failure()
+
+    retrying = AsyncRetrying(
+        retry=retry_if_exception(is_transient),
+        wait=wait_exponential_jitter(initial=0.1, max=max_wait, jitter=0.5),
+        sleep=sleep,
+        before_sleep=before_sleep,
+        after=after_failure,
+        reraise=True,
+    )
+    async def attempt() -> T:
+        # tenacity awaits only coroutine *functions*; a lambda returning a coroutine is not.
+        return await operation()
+
+    return await retrying(attempt)

@@ -1,0 +1,90 @@
+"""The commands accessflow accepts (wire contract v1): the CloudEvents envelope and the
+``data`` of each command type.
+
+Inbound models are tolerant: unknown attributes and fields are ignored, so producers can
+add CloudEvents extensions or newer fields without breaking older workers.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from accessflow.domain.create import CreateAssignmentRequest
+from accessflow.domain.rules import Caller
+
+CREATE = "accessflow.assignmentRequest.create"
+CANCEL = "accessflow.assignmentRequest.cancel"
+REPROCESS = "accessflow.assignmentRequest.reprocess"
+DECIDE = "accessflow.approvalStage.decide"
+COMMAND_TYPES = (CREATE, CANCEL, REPROCESS, DECIDE)
+
+
+class _Inbound(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+
+class CommandEnvelope(_Inbound):
+    """The CloudEvents 1.0 attributes every command carries; ``data`` is checked per type."""
+
+    specversion: Literal["1.0"]
+    id: str = Field(min_length=1, max_length=256, description="The idempotency key.")
+    source: str = Field(min_length=1, max_length=1024)
+    type: str = Field(min_length=1, max_length=256)
+    subject: uuid.UUID = Field(description="The requestId the command is about.")
+    time: datetime | None = None
+    datacontenttype: str | None = None
+    traceparent: str | None = Field(default=None, max_length=55)
+    data: dict[str, Any]
+
+
+# The authenticated caller, as the producing service vouches for it: ``objectId`` and,
+# for admin request types and actions, ``isAdmin``.
+Requestor = Caller
+
+
+class CreateData(_Inbound):
+    request_id: uuid.UUID = Field(alias="requestId")
+    requestor: Requestor
+    request: CreateAssignmentRequest = Field(
+        description="Exactly the body Microsoft Graph v1.0 accepts for POST "
+        "/identityGovernance/entitlementManagement/assignmentRequests."
+    )
+
+
+class CancelData(_Inbound):
+    request_id: uuid.UUID = Field(alias="requestId")
+    requestor: Requestor
+
+
+class ReprocessData(_Inbound):
+    request_id: uuid.UUID = Field(alias="requestId")
+    requestor: Requestor
+
+
+class DecideData(_Inbound):
+    request_id: uuid.UUID = Field(alias="requestId")
+    stage_id: str = Field(alias="stageId", min_length=1, max_length=256)
+    review_result: Literal["Approve", "Deny"] = Field(alias="reviewResult")
+    justification: str | None = Field(default=None, max_length=10_000)
+    reviewer: Requestor
+
+    @field_validator("review_result", mode="before")
+    @classmethod
+    def _case_insensitive(cls, value: object) -> object:
+        # Graph's own examples mix casings; accept any, store the canonical form.
+        if isinstance(value, str) and value.lower() in ("approve", "deny"):
+            return value.capitalize()
+        return value
+
+
+CommandData = CreateData | CancelData | ReprocessData | DecideData
+DATA_MODELS: dict[str, type[CommandData]] = {
+    CREATE: CreateData,
+    CANCEL: CancelData,
+    REPROCESS: ReprocessData,
+    DECIDE: DecideData,
+}

@@ -1,0 +1,165 @@
+"""Command handlers: one batch of decoded commands in, one :class:`Changes` out.
+
+The batch is read in a few bulk calls (which commands were already processed, the requests
+it touches, the slice of the directory it needs), decided in memory in order, and written
+in one transaction by the store. A command id seen before, in an earlier batch or earlier
+in this one, changes nothing: that is the exactly-once effect under redelivery.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from accessflow.domain import states
+from accessflow.domain.errors import DomainError
+from accessflow.service.commands import CancelData, CreateData, DecideData, ReprocessData
+from accessflow.service.create import CreateHandler
+from accessflow.service.events import ReasonDetail, RejectionReason
+from accessflow.service.lifecycle import LifecycleHandler
+from accessflow.service.ports import Changes, StoredRequest, UnitOfWork
+from accessflow.service.recorder import Recorder
+from accessflow.service.types import Item, Rejected
+
+
+@dataclass
+class Outcome:
+    """What became of one command: for the canonical log line and the metrics."""
+
+    command_id: str
+    command_type: str
+    request_id: uuid.UUID
+    partition: int
+    offset: int
+    outcome: str  # handled | rejected | duplicate
+    from_state: str | None = None
+    to_state: str | None = None
+    reason_code: str | None = None
+    transitions: list[str] = field(default_factory=list)
+
+
+async def handle_batch(
+    items: Sequence[Item], uow: UnitOfWork, now: datetime
+) -> tuple[list[Outcome], Changes]:
+    """Apply ``items`` in order in one transaction; returns what happened to each."""
+    async with uow.batch() as store:
+        seen = await store.processed_ids({item.id for item in items})
+        fresh: list[Item] = []
+        outcomes: list[Outcome] = []
+        for item in items:
+            if item.id in seen:
+                outcomes.append(_outcome(item, "duplicate"))
+                continue
+            seen.add(item.id)
+            fresh.append(item)
+        requests = await store.load_requests({item.request_id for item in fresh})
+        users, mails, assignment_ids = _wanted(fresh, requests)
+        view = await store.view(users, mails, assignment_ids)
+        changes = Changes()
+        recorder = Recorder(changes, now)
+        create = CreateHandler(recorder, view, requests)
+        lifecycle = LifecycleHandler(recorder, view, requests)
+        for item in fresh:
+            outcomes.append(_apply(item, recorder, create, lifecycle, requests))
+        await store.save(changes)
+    return outcomes, changes
+
+
+def _apply(
+    item: Item,
+    recorder: Recorder,
+    create: CreateHandler,
+    lifecycle: LifecycleHandler,
+    requests: dict[uuid.UUID, StoredRequest],
+) -> Outcome:
+    existing = requests.get(item.request_id)
+    before = existing.request.state.value if existing else None
+    history_mark = len(recorder.changes.history)
+    try:
+        if isinstance(item, Rejected):
+            raise _Reject(item.reason)
+        data = item.data
+        if isinstance(data, CreateData):
+            create.handle(item, data)
+        elif isinstance(data, CancelData):
+            lifecycle.cancel(item, data)
+        elif isinstance(data, ReprocessData):
+            lifecycle.reprocess(item, data)
+        elif isinstance(data, DecideData):
+            lifecycle.decide(item, data)
+    except _Reject as reject:
+        return _rejected(item, recorder, reject.reason, before)
+    except DomainError as error:
+        reason = RejectionReason(
+            code=error.code.value,
+            message=error.message,
+            details=[ReasonDetail(target=d.path or None, message=d.message) for d in error.details],
+        )
+        return _rejected(item, recorder, reason, before)
+    recorder.processed(item.id, item.type, item.request_id, "handled")
+    entered = [str(h.state) for h in recorder.changes.history[history_mark:]]
+    after = requests.get(item.request_id)
+    outcome = _outcome(item, "handled", before, after.request.state.value if after else None)
+    outcome.transitions = entered
+    last = recorder.changes.history[-1] if entered else None
+    if last is not None and last.reason:
+        outcome.reason_code = str(last.reason.get("code"))
+    return outcome
+
+
+class _Reject(Exception):  # noqa: N818 - internal control flow, not an error
+    def __init__(self, reason: RejectionReason) -> None:
+        self.reason = reason
+
+
+def _rejected(
+    item: Item, recorder: Recorder, reason: RejectionReason, before: str | None
+) -> Outcome:
+    recorder.rejected(item.id, item.type, item.request_id, reason, item.traceparent)
+    outcome = _outcome(item, "rejected", before, before)
+    outcome.reason_code = reason.code
+    return outcome
+
+
+def _outcome(
+    item: Item, outcome: str, before: str | None = None, after: str | None = None
+) -> Outcome:
+    return Outcome(
+        item.id, item.type, item.request_id, item.partition, item.offset, outcome, before, after
+    )
+
+
+def _wanted(
+    items: Sequence[Item], requests: dict[uuid.UUID, StoredRequest]
+) -> tuple[set[str], set[str], set[str]]:
+    """The user ids, mails and assignment ids the batch's rules may look up."""
+    users: set[str] = set()
+    mails: set[str] = set()
+    assignments: set[str] = set()
+    for item in items:
+        if isinstance(item, Rejected):
+            continue
+        data = item.data
+        if isinstance(data, CreateData):
+            users.add(data.requestor.object_id)
+            body = data.request
+            if body.target_id:
+                users.add(body.target_id)
+            if body.target_email:
+                mails.add(body.target_email)
+            if body.assignment_id:
+                assignments.add(body.assignment_id)
+        elif isinstance(data, DecideData):
+            users.add(data.reviewer.object_id)
+        else:
+            users.add(data.requestor.object_id)
+    for stored in requests.values():
+        users.update(x for x in (stored.target_id, stored.requestor_id) if x)
+        if stored.assignment_id:
+            assignments.add(stored.assignment_id)
+    return users, mails, assignments
+
+
+__all__ = ["Outcome", "handle_batch", "states"]

@@ -1,0 +1,88 @@
+"""Handling cancel, reprocess and approval decisions on an existing request."""
+
+from __future__ import annotations
+
+import uuid
+
+from accessflow.domain import states
+from accessflow.domain.codes import ReasonCode
+from accessflow.domain.enums import RequestState
+from accessflow.domain.errors import DomainError, IllegalTransition
+from accessflow.domain.rules import Caller
+from accessflow.service.approvals import record_decision
+from accessflow.service.commands import CancelData, DecideData, ReprocessData
+from accessflow.service.fulfil import Fulfilment
+from accessflow.service.ports import MutableView, StoredRequest
+from accessflow.service.recorder import Recorder
+from accessflow.service.types import Command
+
+S = RequestState
+
+
+class LifecycleHandler:
+    def __init__(
+        self, recorder: Recorder, view: MutableView, requests: dict[uuid.UUID, StoredRequest]
+    ) -> None:
+        self.recorder = recorder
+        self.requests = requests
+        self.fulfil = Fulfilment(recorder, view)
+
+    def _existing(self, cmd: Command) -> StoredRequest:
+        stored = self.requests.get(cmd.request_id)
+        if stored is None:
+            raise DomainError(ReasonCode.REQUEST_NOT_FOUND, f"no request {cmd.request_id}")
+        return stored
+
+    def _authorize(self, stored: StoredRequest, caller: Caller) -> None:
+        """The requestor, the person the request is for, or an admin."""
+        mine = {x.casefold() for x in (stored.requestor_id, stored.target_id) if x}
+        if not caller.is_admin and caller.object_id.casefold() not in mine:
+            raise DomainError(
+                ReasonCode.REQUESTOR_NOT_ALLOWED,
+                "only the requestor, the target or an admin may do this",
+            )
+
+    def cancel(self, cmd: Command, data: CancelData) -> None:
+        stored = self._existing(cmd)
+        self._authorize(stored, data.requestor)
+        if stored.request.state not in states.CANCELLABLE_STATES:
+            raise IllegalTransition(stored.request.state, S.CANCELED)
+        reason = {
+            "code": ReasonCode.CANCELED_BY_REQUESTOR.value,
+            "message": f"canceled by {data.requestor.object_id}",
+        }
+        self.recorder.move(stored, S.CANCELED, cmd.id, cmd.traceparent, reason=reason)
+        self.fulfil.close_if_done(stored)
+
+    def reprocess(self, cmd: Command, data: ReprocessData) -> None:
+        stored = self._existing(cmd)
+        self._authorize(stored, data.requestor)
+        states.reprocess(stored.request, now=self.recorder.now)  # raises when not allowed
+        self.recorder.move(stored, S.DELIVERING, cmd.id, cmd.traceparent)
+        self.fulfil.deliver(stored, cmd)
+
+    def decide(self, cmd: Command, data: DecideData) -> None:
+        stored = self._existing(cmd)
+        if stored.request.state is not S.PENDING_APPROVAL or stored.approval is None:
+            raise IllegalTransition(
+                stored.request.state, S.PENDING_APPROVAL, "the request is not pending approval"
+            )
+        approve = data.review_result == "Approve"
+        done = record_decision(
+            stored.approval,
+            data.stage_id,
+            data.reviewer.object_id,
+            approve,
+            data.justification,
+            self.recorder.now,
+        )
+        self.recorder.changes.requests[stored.id] = stored  # the approval record changed
+        if not approve:
+            reason = {
+                "code": ReasonCode.APPROVER_DENIED.value,
+                "message": f"denied by {data.reviewer.object_id}",
+            }
+            self.recorder.move(stored, S.DENIED, cmd.id, cmd.traceparent, reason=reason)
+            self.fulfil.close_if_done(stored)
+        elif done:
+            self.fulfil.proceed(stored, cmd)

@@ -1,0 +1,144 @@
+"""The ports the command handlers need, and the records that cross them.
+
+A partition's batch is one unit of work: the handlers read what the batch is about in a
+few bulk calls, decide everything in memory, and hand back one :class:`Changes` that the
+store writes in one transaction. That keeps the hot path at a handful of round trips per
+batch, whatever its size, and makes the handlers testable against an in-memory store.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from accessflow.domain.models.requests import (
+    AccessPackageAssignment,
+    AccessPackageAssignmentRequest,
+)
+from accessflow.domain.view import DirectoryView, OpenRequest
+
+
+@dataclass
+class StoredRequest:
+    """A request as the store keeps it: the Graph document plus what is indexed."""
+
+    request: AccessPackageAssignmentRequest
+    sequence: int
+    target_id: str | None
+    access_package_id: str | None
+    requestor_id: str | None
+    assignment_id: str | None
+    approval: dict[str, Any] | None = None
+    is_new: bool = False
+
+    @property
+    def id(self) -> uuid.UUID:
+        return uuid.UUID(self.request.id)
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    request_id: uuid.UUID
+    sequence: int
+    previous_state: str | None
+    state: str
+    status: str
+    reason: dict[str, Any] | None
+    causation_id: str
+    occurred_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessedCommand:
+    command_id: str
+    command_type: str
+    request_id: uuid.UUID | None
+    outcome: str
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEvent:
+    event_id: uuid.UUID
+    event_type: str
+    key: str
+    payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """One resource role scope delivered (or not) for an assignment."""
+
+    assignment_id: uuid.UUID
+    resource_scope_id: str
+    origin_system: str
+    origin_id: str
+    state: str  # delivered | failed | revoked
+    detail: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Membership:
+    group_id: str
+    user_id: str
+
+
+@dataclass
+class Changes:
+    """Everything one batch writes, applied atomically by :meth:`BatchStore.save`."""
+
+    requests: dict[uuid.UUID, StoredRequest] = field(default_factory=dict)
+    history: list[HistoryEntry] = field(default_factory=list)
+    processed: list[ProcessedCommand] = field(default_factory=list)
+    outbox: list[OutboxEvent] = field(default_factory=list)
+    assignments: dict[str, AccessPackageAssignment] = field(default_factory=dict)
+    grants: list[Grant] = field(default_factory=list)
+    memberships_added: list[Membership] = field(default_factory=list)
+    memberships_removed: list[Membership] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.processed or self.outbox)
+
+
+class MutableView(DirectoryView, Protocol):
+    """The rules' view, kept current by the handlers as the batch changes things."""
+
+    def put_assignment(self, assignment: AccessPackageAssignment) -> None: ...
+
+    def remove_assignment(self, assignment_id: str) -> None: ...
+
+    def put_open_request(self, request: OpenRequest) -> None: ...
+
+    def close_request(self, request_id: str) -> None: ...
+
+
+class BatchStore(Protocol):
+    """Reads and writes of one batch, inside one transaction."""
+
+    async def processed_ids(self, command_ids: Collection[str]) -> set[str]: ...
+
+    async def load_requests(
+        self, request_ids: Collection[uuid.UUID]
+    ) -> dict[uuid.UUID, StoredRequest]:
+        """The requests that exist, locked against concurrent writers until the commit."""
+        ...
+
+    async def view(
+        self, user_ids: Collection[str], mails: Collection[str], assignment_ids: Collection[str]
+    ) -> MutableView:
+        """The directory, catalog, open requests and assignments relevant to these ids."""
+        ...
+
+    async def save(self, changes: Changes) -> None: ...
+
+
+class UnitOfWork(Protocol):
+    def batch(self) -> AbstractAsyncContextManager[BatchStore]:
+        """A transaction: committed when the block exits normally, rolled back otherwise."""
+        ...
+
+
+Events = Sequence[OutboxEvent]

@@ -1,0 +1,148 @@
+"""Typed settings, read once from ``ACCESSFLOW_*`` environment variables by ``bootstrap``.
+
+Defaults follow ``shared/spec/wire-contract.md``. A wrong value fails at start with a
+:class:`SettingsError` that names the variable, never with a stack trace from deep inside
+a client library.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "ACCESSFLOW_"
+
+
+class SettingsError(Exception):
+    """A setting is missing or malformed; the message names each variable at fault."""
+
+
+class LogFormat(StrEnum):
+    AUTO = "auto"  # JSON lines off a terminal, readable console output on one
+    JSON = "json"
+    CONSOLE = "console"
+
+
+class KafkaSecurityProtocol(StrEnum):
+    PLAINTEXT = "PLAINTEXT"
+    SSL = "SSL"
+    SASL_PLAINTEXT = "SASL_PLAINTEXT"
+    SASL_SSL = "SASL_SSL"
+
+
+PositiveInt = Annotated[int, Field(gt=0)]
+
+
+class Settings(BaseSettings):
+    """Everything accessflow reads from its environment."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        case_sensitive=False,
+        extra="ignore",
+        frozen=True,
+    )
+
+    # Connections
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    database_url: SecretStr = SecretStr(
+        "postgresql://accessflow:accessflow@127.0.0.1:5432/accessflow"
+    )
+    database_schema: str = "public"
+    database_pool_min_size: PositiveInt = 1
+    database_pool_max_size: PositiveInt = 10
+
+    # Topics (wire contract)
+    commands_topic: str = "accessflow.commands"
+    events_topic: str = "accessflow.events"
+    dlq_topic: str = "accessflow.commands.dlq"
+    topic_partitions: PositiveInt = 6
+    topic_replication_factor: PositiveInt = 1
+
+    # Consumer
+    consumer_group_id: str = "accessflow-worker"
+    max_poll_records: PositiveInt = 500
+    shutdown_timeout_seconds: Annotated[float, Field(gt=0)] = 30.0
+
+    # Kafka security passthrough for real clusters
+    kafka_security_protocol: KafkaSecurityProtocol = KafkaSecurityProtocol.PLAINTEXT
+    kafka_sasl_mechanism: (
+        Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER", "GSSAPI"] | None
+    ) = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: Path | None = None
+    kafka_ssl_certfile: Path | None = None
+    kafka_ssl_keyfile: Path | None = None
+
+    # Logging
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    log_format: LogFormat = LogFormat.AUTO
+
+    # Observability
+    metrics_port: Annotated[int, Field(ge=0, le=65535)] = 9464
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("kafka_bootstrap_servers")
+    @classmethod
+    def _check_bootstrap(cls, value: str) -> str:
+        for server in value.split(","):
+            host, sep, port = server.strip().rpartition(":")
+            if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(f"expected host:port[,host:port…], got {server.strip()!r}")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: SecretStr) -> SecretStr:
+        raw = value.get_secret_value()
+        parts = urlsplit(raw)
+        if parts.scheme not in ("postgresql", "postgres"):
+            raise ValueError("expected a libpq URL starting with postgresql://")
+        try:
+            port = parts.port
+        except ValueError as exc:
+            raise ValueError(f"malformed port in database URL: {exc}") from None
+        if not parts.hostname and not parts.query:
+            raise ValueError("the database URL names no host")
+        if port == 0:
+            raise ValueError("the database URL names port 0")
+        if not parts.path.strip("/"):
+            raise ValueError("the database URL names no database")
+        return value
+
+    @field_validator("database_schema")
+    @classmethod
+    def _check_schema(cls, value: str) -> str:
+        if not value.replace("_", "a").isalnum() or value[0].isdigit():
+            raise ValueError("a schema name is letters, digits and underscores")
+        return value
+
+    @property
+    def dsn(self) -> str:
+        return self.database_url.get_secret_value()
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment, with explicit overrides winning.
+
+    Raises :class:`SettingsError` whose message names every offending variable.
+    """
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = ".".join(str(part) for part in error["loc"])
+            variable = f"{ENV_PREFIX}{field.upper()}"
+            problems.append(f"{variable}: {error['msg']}")
+        raise SettingsError("invalid settings:\n  " + "\n  ".join(problems)) from None

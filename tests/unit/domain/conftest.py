@@ -1,0 +1,61 @@
+"""Fixtures for the domain's unit tests: the example catalog and views over it."""
+
+from __future__ import annotations
+
+import copy
+import sys
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+# Tests here import their shared ids and helpers from domain_support.py beside this file
+# (pytest runs with --import-mode=importlib, which does not put test folders on sys.path).
+sys.path.insert(0, str(Path(__file__).parent))
+
+from domain_support import EXAMPLE_CATALOG, standard_assignments
+
+from accessflow.domain import (
+    AccessPackageAssignment,
+    InMemoryView,
+    OpenRequest,
+    load_catalog,
+)
+
+
+@pytest.fixture(scope="session")
+def example_document() -> dict[str, Any]:
+    document: dict[str, Any] = yaml.safe_load(EXAMPLE_CATALOG.read_text(encoding="utf-8"))
+    return document
+
+
+MakeView = Callable[..., InMemoryView]
+
+
+@pytest.fixture
+def make_view(example_document: dict[str, Any]) -> MakeView:
+    """A view over the example catalog, after ``edit(document)`` if given."""
+
+    def make(
+        edit: Callable[[dict[str, Any]], None] | None = None,
+        *,
+        assignments: Iterable[AccessPackageAssignment] | None = None,
+        open_requests: Iterable[OpenRequest] = (),
+    ) -> InMemoryView:
+        document = copy.deepcopy(example_document)
+        if edit is not None:
+            edit(document)
+        return InMemoryView(
+            load_catalog(document),
+            assignments=standard_assignments() if assignments is None else assignments,
+            open_requests=open_requests,
+        )
+
+    return make
+
+
+@pytest.fixture
+def view(make_view: MakeView) -> InMemoryView:
+    return make_view()
