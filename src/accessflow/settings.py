@@ -66,7 +66,13 @@ class Settings(BaseSettings):
 
     # Consumer
     consumer_group_id: str = "accessflow-worker"
+    # Static membership (KIP-345): a restarted worker with the same id takes its partitions
+    # back at once instead of waiting out the dead member's session.
+    consumer_instance_id: str | None = None
+    consumer_session_timeout_ms: Annotated[int, Field(ge=1000)] = 10_000
+    consumer_heartbeat_interval_ms: Annotated[int, Field(ge=100)] = 3_000
     max_poll_records: PositiveInt = 500
+    max_command_bytes: PositiveInt = 1_048_576
     shutdown_timeout_seconds: Annotated[float, Field(gt=0)] = 30.0
 
     # Kafka security passthrough for real clusters

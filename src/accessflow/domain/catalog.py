@@ -70,7 +70,7 @@ def load_catalog(document: object) -> Catalog:
         packages=_section(document, "accessPackages", AccessPackage, problems),
         policies=_section(document, "assignmentPolicies", AccessPackageAssignmentPolicy, problems),
     )
-    problems.extend(reference_problems(sections))
+    problems.extend(reference_problems(sections, document))
     if problems:
         raise CatalogValidationError(problems)
     return Catalog(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from accessflow.domain.enums import AllowedTargetScope
 from accessflow.domain.errors import ErrorDetail
+from accessflow.domain.models.base import odata_tag
 from accessflow.domain.models.packages import (
     GROUP_ORIGIN_SYSTEM,
     AccessPackage,
@@ -30,16 +32,36 @@ class Sections:
 
 
 class _Index:
-    def __init__(self, sections: Sections) -> None:
-        self.users = {u.id.casefold() for _, u in sections.users}
-        self.groups = {g.id.casefold() for _, g in sections.groups}
-        self.catalogs = {c.id.casefold() for _, c in sections.catalogs}
-        self.packages = {p.id.casefold() for _, p in sections.packages}
+    """Every id declared in the file, including entries that failed validation, so that one
+    broken entry does not turn every reference to it into a second, misleading problem."""
+
+    def __init__(self, document: Mapping[Any, Any]) -> None:
+        self.users = _declared(document, "users")
+        self.groups = _declared(document, "groups")
+        self.catalogs = _declared(document, "catalogs")
+        self.packages = _declared(document, "accessPackages")
 
 
-def reference_problems(sections: Sections) -> list[ErrorDetail]:
-    index = _Index(sections)
+def _declared(document: Mapping[Any, Any], section: str) -> set[str]:
+    entries = document.get(section)
+    if not isinstance(entries, list):
+        return set()
+    return {
+        e["id"].casefold() for e in entries if isinstance(e, dict) and isinstance(e.get("id"), str)
+    }
+
+
+def reference_problems(sections: Sections, document: Mapping[Any, Any]) -> list[ErrorDetail]:
+    """Dangling references among the parsed entries, and (best effort) among the raw policy
+    entries that failed validation, so their references are reported in the same pass."""
+    index = _Index(document)
     problems = _duplicates(sections)
+    parsed = {i for i, _ in sections.policies}
+    raw_policies = document.get("assignmentPolicies")
+    if isinstance(raw_policies, list):
+        for i, raw in enumerate(raw_policies):
+            if i not in parsed and isinstance(raw, dict):
+                problems += _raw_policy_problems(f"assignmentPolicies[{i}]", raw, index)
     problems += _user_problems(sections.users, index)
     for i, group in sections.groups:
         problems += _missing(f"groups[{i}].members", group.members, index.users, "user")
@@ -184,3 +206,54 @@ def _subject_set_problems(
         ):
             problems.append(ErrorDetail(f"{path}[{k}].groupId", f"no group {subject_set.group_id}"))
     return problems
+
+
+_SUBJECT_TYPE = odata_tag("singleUser", "groupMembers")
+_STAGE_LISTS = (
+    "primaryApprovers",
+    "fallbackPrimaryApprovers",
+    "escalationApprovers",
+    "fallbackEscalationApprovers",
+)
+
+
+def _raw_policy_problems(path: str, raw: dict[Any, Any], index: _Index) -> list[ErrorDetail]:
+    problems = []
+    package = raw.get("accessPackageId")
+    if isinstance(package, str) and package.casefold() not in index.packages:
+        problems.append(ErrorDetail(f"{path}.accessPackageId", f"no access package {package}"))
+    lists: list[tuple[str, Any]] = [
+        ("specificAllowedTargets", raw.get("specificAllowedTargets")),
+        (
+            "requestorSettings.onBehalfRequestors",
+            _dig(raw, "requestorSettings", "onBehalfRequestors"),
+        ),
+    ]
+    stages = _dig(raw, "requestApprovalSettings", "stages")
+    for s, stage in enumerate(stages if isinstance(stages, list) else []):
+        if isinstance(stage, dict):
+            where = f"requestApprovalSettings.stages[{s}]"
+            lists += [(f"{where}.{name}", stage.get(name)) for name in _STAGE_LISTS]
+    for where, subject_sets in lists:
+        for k, item in enumerate(subject_sets if isinstance(subject_sets, list) else []):
+            problems += _raw_subject_problems(f"{path}.{where}[{k}]", item, index)
+    return problems
+
+
+def _raw_subject_problems(path: str, item: Any, index: _Index) -> list[ErrorDetail]:
+    kind = _SUBJECT_TYPE(item)
+    for odata_type, key, known, noun in (
+        (SingleUser.ODATA_TYPE, "userId", index.users, "user"),
+        (GroupMembers.ODATA_TYPE, "groupId", index.groups, "group"),
+    ):
+        value = item.get(key) if kind == odata_type else None
+        if isinstance(value, str) and value.casefold() not in known:
+            return [ErrorDetail(f"{path}.{key}", f"no {noun} {value}")]
+    return []
+
+
+def _dig(raw: dict[Any, Any], *keys: str) -> Any:
+    value: Any = raw
+    for key in keys:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value

@@ -64,7 +64,9 @@ async def run_worker(settings: Settings, *, burst: bool = False, relay: bool = T
     publisher = OutboxRelay(settings)
     relay_task = asyncio.create_task(publisher.run(relay_stop)) if relay else None
     watch = asyncio.create_task(_watch_outbox(settings, db, health, metrics))
-    processor = CommandProcessor(PgUnitOfWork(db), metrics, utc_now)
+    processor = CommandProcessor(
+        PgUnitOfWork(db), metrics, utc_now, max_command_bytes=settings.max_command_bytes
+    )
     worker = Worker(settings, processor, health, metrics, publisher.wake, burst=burst)
     try:
         with _stop_on_signals(stop):

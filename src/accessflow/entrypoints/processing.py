@@ -95,7 +95,7 @@ class CommandProcessor:
                 try:
                     outcomes.extend(await self._handle([item]))
                     break
-                except Exception as exc:  # noqa: BLE001 - sorted right here
+                except Exception as exc:
                     if is_transient(exc) or _is_race(exc):
                         raise
                     if attempt == self._poison_attempts:
@@ -104,20 +104,33 @@ class CommandProcessor:
                         await asyncio.sleep(0.05 * 2**attempt)
         return outcomes
 
-    async def _poisoned(
-        self, item: Item, exc: Exception, result: PartitionResult
-    ) -> list[Outcome]:
+    async def _poisoned(self, item: Item, exc: Exception, result: PartitionResult) -> list[Outcome]:
         """Kept failing for a reason no retry fixes: DLQ the bytes, reject the command."""
         message = f"{type(exc).__name__}: {exc}"
         log.error("command.poisoned", command_id=item.id, offset=item.offset, error=message)
         record = self._records[item.offset]
         result.dead_letters.append(
-            DeadLetter(record.key, record.value, record.topic, record.partition, record.offset,
-                       "ProcessingFailed", message)
+            DeadLetter(
+                record.key,
+                record.value,
+                record.topic,
+                record.partition,
+                record.offset,
+                "ProcessingFailed",
+                message,
+            )
         )
         reason = RejectionReason(code="ProcessingFailed", message=message[:500])
-        rejected = Rejected(item.id, item.type, item.request_id, item.traceparent, reason,
-                            item.partition, item.offset, item.timestamp_ms)
+        rejected = Rejected(
+            item.id,
+            item.type,
+            item.request_id,
+            item.traceparent,
+            reason,
+            item.partition,
+            item.offset,
+            item.timestamp_ms,
+        )
         return await self._handle([rejected])
 
     def _report(self, outcomes: list[Outcome], started: float) -> None:

@@ -82,6 +82,7 @@ async def retry_transient(
         after=after_failure,
         reraise=True,
     )
+
     async def attempt() -> T:
         # tenacity awaits only coroutine *functions*; a lambda returning a coroutine is not.
         return await operation()

@@ -83,6 +83,9 @@ class Worker:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=self._settings.max_poll_records,
+            group_instance_id=self._settings.consumer_instance_id,
+            session_timeout_ms=self._settings.consumer_session_timeout_ms,
+            heartbeat_interval_ms=self._settings.consumer_heartbeat_interval_ms,
             isolation_level="read_committed",
             **client_options(self._settings),
         )

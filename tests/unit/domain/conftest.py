@@ -15,7 +15,7 @@ import yaml
 # (pytest runs with --import-mode=importlib, which does not put test folders on sys.path).
 sys.path.insert(0, str(Path(__file__).parent))
 
-from domain_support import EXAMPLE_CATALOG, standard_assignments
+from domain_support import EXAMPLE_CATALOG, MakeView, standard_assignments
 
 from accessflow.domain import (
     AccessPackageAssignment,
@@ -29,9 +29,6 @@ from accessflow.domain import (
 def example_document() -> dict[str, Any]:
     document: dict[str, Any] = yaml.safe_load(EXAMPLE_CATALOG.read_text(encoding="utf-8"))
     return document
-
-
-MakeView = Callable[..., InMemoryView]
 
 
 @pytest.fixture

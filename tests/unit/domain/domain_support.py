@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from accessflow.domain import AccessPackageAssignment, Caller
+from accessflow.domain import AccessPackageAssignment, Caller, InMemoryView
 
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLE_CATALOG = ROOT / "examples" / "catalog.yaml"
 GRAPH_EXAMPLES = ROOT / "tests" / "fixtures" / "graph_create"
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+#: The ``make_view`` fixture: a view over the example catalog, optionally edited first.
+MakeView = Callable[..., InMemoryView]
 
 # Users, packages and policies of examples/catalog.yaml.
 PATTI = "0f6cc311-4e6f-47f2-a8a9-e45bdaae57f6"  # CEO, no manager

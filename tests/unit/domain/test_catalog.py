@@ -130,38 +130,100 @@ CASES: list[tuple[str, Edit, str]] = [
     ("section not a list", set_at(["users"], {"id": "u"}), "users"),
     ("entry not a mapping", set_at(["catalogs", 0], "General"), "catalogs[0]"),
     ("missing id", delete_at(["groups", 0, "id"]), "groups[0].id"),
-    ("duplicate id", set_at(["users", 1, "id"], "0F6CC311-4E6F-47F2-A8A9-E45BDAAE57F6"), "users[1].id"),
-    ("duplicate mail", set_at(["users", 1, "mail"], "Patti.Fernandez@woodgrovebank.com"), "users[1].mail"),
-    ("own manager", set_at(["users", 1, "managerId"], "44da820a-dfee-4709-88d8-4e365feb9c00"), "users[1].managerId"),
-    ("package without catalog", delete_at(["accessPackages", 0, "catalogId"]), "accessPackages[0].catalogId"),
-    ("self-incompatible", set_at(["accessPackages", 4, "incompatibleAccessPackages"], [PAY_INITIATE]),
-     "accessPackages[4].incompatibleAccessPackages[0]"),
-    ("scope to unknown group", set_at(["accessPackages", 1, "resourceRoleScopes", 0, "scope", "originId"], "g"),
-     "accessPackages[1].resourceRoleScopes[0].scope.originId"),
-    ("resource to unknown group",
-     set_at(["accessPackages", 0, "resourceRoleScopes", 0, "role", "resource", "originId"], "g"),
-     "accessPackages[0].resourceRoleScopes[0].role.resource.originId"),
-    ("policy without package", delete_at(["assignmentPolicies", 0, "accessPackageId"]),
-     "assignmentPolicies[0].accessPackageId"),
-    ("approver group unknown",
-     set_at(["assignmentPolicies", 2, "requestApprovalSettings", "stages", 1, "primaryApprovers", 0, "groupId"], "g"),
-     "assignmentPolicies[2].requestApprovalSettings.stages[1].primaryApprovers[0].groupId"),
-    ("on-behalf user unknown",
-     set_at(["assignmentPolicies", 0, "requestorSettings", "onBehalfRequestors"],
-            [{"@odata.type": "#microsoft.graph.singleUser", "userId": "u"}]),
-     "assignmentPolicies[0].requestorSettings.onBehalfRequestors[0].userId"),
-    ("specific scope without targets", set_at(["assignmentPolicies", 0, "allowedTargetScope"], "specificDirectoryUsers"),
-     "assignmentPolicies[0].specificAllowedTargets"),
-    ("unknown subject set type",
-     set_at(["assignmentPolicies", 0, "specificAllowedTargets"], [{"@odata.type": "#microsoft.graph.user"}]),
-     "assignmentPolicies[0].specificAllowedTargets[0]"),
-    ("bad enum", set_at(["assignmentPolicies", 0, "allowedTargetScope"], "everyone"),
-     "assignmentPolicies[0].allowedTargetScope"),
-    ("approval without stages", set_at(["assignmentPolicies", 2, "requestApprovalSettings", "stages"], []),
-     "assignmentPolicies[2].requestApprovalSettings"),
-    ("bad regex", set_at(["assignmentPolicies", 2, "questions", 1, "regexPattern"], "(["),
-     "assignmentPolicies[2].questions[1].regexPattern"),
-]  # fmt: skip
+    (
+        "duplicate id",
+        set_at(["users", 1, "id"], "0F6CC311-4E6F-47F2-A8A9-E45BDAAE57F6"),
+        "users[1].id",
+    ),
+    (
+        "duplicate mail",
+        set_at(["users", 1, "mail"], "Patti.Fernandez@woodgrovebank.com"),
+        "users[1].mail",
+    ),
+    (
+        "own manager",
+        set_at(["users", 1, "managerId"], "44da820a-dfee-4709-88d8-4e365feb9c00"),
+        "users[1].managerId",
+    ),
+    (
+        "package without catalog",
+        delete_at(["accessPackages", 0, "catalogId"]),
+        "accessPackages[0].catalogId",
+    ),
+    (
+        "self-incompatible",
+        set_at(["accessPackages", 4, "incompatibleAccessPackages"], [PAY_INITIATE]),
+        "accessPackages[4].incompatibleAccessPackages[0]",
+    ),
+    (
+        "scope to unknown group",
+        set_at(["accessPackages", 1, "resourceRoleScopes", 0, "scope", "originId"], "g"),
+        "accessPackages[1].resourceRoleScopes[0].scope.originId",
+    ),
+    (
+        "resource to unknown group",
+        set_at(["accessPackages", 0, "resourceRoleScopes", 0, "role", "resource", "originId"], "g"),
+        "accessPackages[0].resourceRoleScopes[0].role.resource.originId",
+    ),
+    (
+        "policy without package",
+        delete_at(["assignmentPolicies", 0, "accessPackageId"]),
+        "assignmentPolicies[0].accessPackageId",
+    ),
+    (
+        "approver group unknown",
+        set_at(
+            [
+                "assignmentPolicies",
+                2,
+                "requestApprovalSettings",
+                "stages",
+                1,
+                "primaryApprovers",
+                0,
+                "groupId",
+            ],
+            "g",
+        ),
+        "assignmentPolicies[2].requestApprovalSettings.stages[1].primaryApprovers[0].groupId",
+    ),
+    (
+        "on-behalf user unknown",
+        set_at(
+            ["assignmentPolicies", 0, "requestorSettings", "onBehalfRequestors"],
+            [{"@odata.type": "#microsoft.graph.singleUser", "userId": "u"}],
+        ),
+        "assignmentPolicies[0].requestorSettings.onBehalfRequestors[0].userId",
+    ),
+    (
+        "specific scope without targets",
+        set_at(["assignmentPolicies", 0, "allowedTargetScope"], "specificDirectoryUsers"),
+        "assignmentPolicies[0].specificAllowedTargets",
+    ),
+    (
+        "unknown subject set type",
+        set_at(
+            ["assignmentPolicies", 0, "specificAllowedTargets"],
+            [{"@odata.type": "#microsoft.graph.user"}],
+        ),
+        "assignmentPolicies[0].specificAllowedTargets[0]",
+    ),
+    (
+        "bad enum",
+        set_at(["assignmentPolicies", 0, "allowedTargetScope"], "everyone"),
+        "assignmentPolicies[0].allowedTargetScope",
+    ),
+    (
+        "approval without stages",
+        set_at(["assignmentPolicies", 2, "requestApprovalSettings", "stages"], []),
+        "assignmentPolicies[2].requestApprovalSettings",
+    ),
+    (
+        "bad regex",
+        set_at(["assignmentPolicies", 2, "questions", 1, "regexPattern"], "(["),
+        "assignmentPolicies[2].questions[1].regexPattern",
+    ),
+]
 
 
 @pytest.mark.parametrize(("edit", "path"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
@@ -206,3 +268,11 @@ def test_graph_style_navigation_references_are_accepted() -> None:
         }
     )
     assert catalog.assignment_policies["x1"].package_id == "P1"
+
+
+def test_a_broken_entry_does_not_make_references_to_it_dangle(
+    example_document: dict[str, Any],
+) -> None:
+    document = copy.deepcopy(example_document)
+    document["users"][1]["userType"] = "Robot"  # Alex, manager of Megan and Kayo
+    assert list(problems(document)) == ["users[1].userType"]

@@ -12,7 +12,8 @@ def test_every_code_has_its_http_status_and_graph_code() -> None:
     assert set(CODE_INFO) == set(ReasonCode)
     for code in ReasonCode:
         assert code.http_status in {400, 403, 404, 409, 500, 503}
-        assert code.graph_code and code.meaning
+        assert code.graph_code
+        assert code.meaning
 
 
 @pytest.mark.parametrize(

@@ -145,7 +145,8 @@ def test_unknown_properties_are_ignored_at_every_level() -> None:
         }
     )
     output = body.to_graph()
-    assert "isValidationOnly" not in output and "parameters" not in output
+    assert "isValidationOnly" not in output
+    assert "parameters" not in output
     assert output["schedule"] == {"expiration": {"type": "noExpiration"}}
 
 

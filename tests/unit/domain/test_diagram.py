@@ -51,7 +51,8 @@ def test_update_rewrites_only_between_the_markers_then_check_passes(tmp_path: Pa
     path = stale(tmp_path)
     assert main([str(path)]) == 0
     text = path.read_text(encoding="utf-8")
-    assert text.startswith("# Title\n\n") and text.endswith("\n\ntail\n")
+    assert text.startswith("# Title\n\n")
+    assert text.endswith("\n\ntail\n")
     assert render_mermaid() in text
     assert main(["--check", str(path)]) == 0
 

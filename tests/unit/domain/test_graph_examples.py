@@ -23,7 +23,7 @@ def load(path: Path) -> dict[str, Any]:
 def expected_output(raw: dict[str, Any]) -> dict[str, Any]:
     """What accessflow should emit for a Graph example: the same body, with Graph's own
     quirks straightened out (and nothing else changed)."""
-    out = json.loads(json.dumps(raw))
+    out: dict[str, Any] = json.loads(json.dumps(raw))
     out["requestType"] = RequestType(out["requestType"]).value  # UserAdd → userAdd
     out.pop("id", None)  # read-only on create (example 6)
     if "accessPackageAssignment" in out:  # beta name (example 4)

@@ -85,7 +85,8 @@ def test_submit_creates_a_submitted_accepted_request_stamped_now() -> None:
     assert (request.state, request.status) == (S.SUBMITTED, "Accepted")
     assert request.created_date_time == NOW
     assert request.completed_date_time is None
-    assert request.assignment is not None and request.assignment.access_package_id == SALES
+    assert request.assignment is not None
+    assert request.assignment.access_package_id == SALES
 
 
 def test_walk_approval_schedule_delivery_sets_status_and_completion_per_step() -> None:

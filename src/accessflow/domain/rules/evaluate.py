@@ -64,17 +64,19 @@ def _with_policy(context: RequestContext, view: DirectoryView) -> RequestContext
             f"access package {context.package.id} has no assignment policy",
             "assignment.assignmentPolicyId",
         )
-    first_refusal: RuleViolationError | None = None
+    refusals: list[RuleViolationError] = []
     for policy in candidates:
         candidate = context.with_policy(policy)
         try:
             check_eligibility(candidate, view)
         except RuleViolationError as refusal:
-            first_refusal = first_refusal or refusal
+            refusals.append(refusal)
             continue
         return candidate
-    assert first_refusal is not None  # candidates is not empty
-    raise first_refusal
+    # A policy that does not offer this kind of request at all (say, direct assignment only)
+    # explains less than one that does but excludes the target, so the latter's reason wins.
+    offered = [r for r in refusals if r.code is not ReasonCode.REQUEST_TYPE_NOT_ALLOWED]
+    raise (offered or refusals)[0]
 
 
 def _tier(policy: AccessPackageAssignmentPolicy) -> int:
