@@ -9,8 +9,9 @@ STACK := deploy/local/stack
 # Runs a command against ACCESSFLOW_* when set, else against the local stack (started if needed).
 WITH_STACK := $(STACK) exec --
 PYTEST_ARGS ?=
+DEMO ?= 1
 
-.PHONY: help install run test test-unit lint typecheck format stack-up stack-down stack-status diagram clean
+.PHONY: help install run test test-unit lint typecheck format stack-up stack-down stack-status diagram schemas clean
 
 help: ## List the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -24,7 +25,7 @@ $(BIN)/.installed: pyproject.toml
 install: $(BIN)/.installed ## Create the virtualenv and install accessflow with its dev tools
 
 run: install ## Bring the stack up, migrate, and run accessflow in the foreground
-	$(WITH_STACK) $(BIN)/python -m accessflow.entrypoints.run
+	ACCESSFLOW_DEMO=$(DEMO) $(WITH_STACK) $(BIN)/python -m accessflow.entrypoints.run
 
 test: install lint typecheck ## Lint, type-check and run every test (unit, integration, e2e) on the real stack
 	$(WITH_STACK) $(BIN)/pytest $(PYTEST_ARGS)
@@ -45,6 +46,9 @@ typecheck: install ## mypy --strict on src/
 
 diagram: install ## Regenerate the state diagram in README.md and docs/ from the transition table
 	$(BIN)/python -m accessflow.domain.diagram README.md docs/domain.md
+
+schemas: install ## Regenerate docs/schemas/ (the wire contract's JSON Schemas) from the models
+	$(BIN)/accessflow schemas docs/schemas
 
 stack-up: install ## Start the local Kafka and PostgreSQL (idempotent)
 	$(STACK) up

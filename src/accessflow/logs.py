@@ -1,8 +1,9 @@
 """structlog, configured once: JSON lines off a terminal, readable console output on one.
 
-Records from stdlib loggers (aiokafka, asyncpg, uvicorn) go through the same processors via
-``ProcessorFormatter``, so one process writes one format. Context bound with :func:`bound`
-(contextvars) appears on every line logged inside the block, including the libraries'.
+Records from stdlib loggers (aiokafka, asyncpg, uvicorn, warnings) go through the same
+processors via ``ProcessorFormatter`` on the root handler, so one process writes one format.
+Context bound with :func:`bound` (contextvars) appears on every line logged inside the block,
+including the libraries' lines, because the foreign chain merges contextvars too.
 """
 
 from __future__ import annotations
@@ -15,40 +16,65 @@ from typing import Any, TextIO
 
 import orjson
 import structlog
-from structlog.typing import Processor
+from structlog.typing import EventDict, Processor, WrappedLogger
 
 from accessflow.settings import LogFormat
 
-# Chatty at INFO; their warnings and errors still come through.
-_NOISY = ("aiokafka", "kafka", "asyncio", "uvicorn.access")
+# Chatty at INFO (aiokafka logs every rebalance and coordinator hop); their warnings and
+# errors still come through. At DEBUG they inherit the root level like everything else.
+NOISY_LOGGERS = ("aiokafka", "kafka", "asyncio", "uvicorn.access")
+# Our handler is found by name, so a second configure replaces it instead of stacking.
 _HANDLER_NAME = "accessflow"
 
 
 def _json_dumps(value: Any, **_: Any) -> str:
+    # orjson returns bytes; the stdlib handler writes text. default=str keeps a stray
+    # UUID/datetime/Decimal from killing the log line instead of rendering it.
     return orjson.dumps(value, default=str).decode()
 
 
+def _drop_color_message(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
+    # uvicorn passes a pre-coloured copy of its message as an ``extra``; it is noise here.
+    event_dict.pop("color_message", None)
+    return event_dict
+
+
 def _shared_processors() -> list[Processor]:
+    """What every line gets, whether it came from structlog or from a stdlib logger."""
     return [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.stdlib.ExtraAdder(),
+        _drop_color_message,
     ]
 
 
+def _renderers(as_json: bool, colors: bool) -> list[Processor]:
+    if as_json:
+        # Tracebacks become one string field so a line stays one JSON document.
+        return [
+            structlog.processors.format_exc_info,
+            structlog.processors.JSONRenderer(serializer=_json_dumps),
+        ]
+    # ConsoleRenderer prints exc_info itself, prettily; format_exc_info would spoil that.
+    return [structlog.dev.ConsoleRenderer(colors=colors)]
+
+
 def configure_logging(
-    level: str = "INFO", fmt: LogFormat = LogFormat.AUTO, stream: TextIO | None = None
+    level: str = "INFO", fmt: LogFormat | str = LogFormat.AUTO, stream: TextIO | None = None
 ) -> None:
-    """Configure structlog and the stdlib root logger. Safe to call again (tests do)."""
+    """Configure structlog and the stdlib root logger to write to ``stream`` (stderr).
+
+    ``fmt`` ``auto`` means JSON unless ``stream`` is a terminal. Safe to call again: the
+    previous accessflow handler is replaced, never duplicated.
+    """
     out = stream if stream is not None else sys.stderr
-    as_json = fmt is LogFormat.JSON or (fmt is LogFormat.AUTO and not out.isatty())
-    renderer: Processor = (
-        structlog.processors.JSONRenderer(serializer=_json_dumps)
-        if as_json
-        else structlog.dev.ConsoleRenderer(colors=out.isatty())
-    )
+    level_name = level.upper()
+    fmt = LogFormat(fmt)
+    tty = out.isatty()
+    as_json = fmt is LogFormat.JSON or (fmt is LogFormat.AUTO and not tty)
     shared = _shared_processors()
     structlog.configure(
         processors=[
@@ -58,37 +84,45 @@ def configure_logging(
         ],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
+        # Module-level loggers are created at import time, before this runs; not caching
+        # lets them pick up a reconfiguration (tests reconfigure per test).
         cache_logger_on_first_use=False,
     )
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=shared,
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            structlog.processors.format_exc_info,
-            renderer,
+            *_renderers(as_json, colors=tty),
         ],
     )
     handler = logging.StreamHandler(out)
     handler.set_name(_HANDLER_NAME)
     handler.setFormatter(formatter)
     root = logging.getLogger()
-    # Replace our handler rather than stack a second one on reconfiguration.
     for existing in list(root.handlers):
         if existing.get_name() == _HANDLER_NAME:
             root.removeHandler(existing)
+            existing.close()
     root.addHandler(handler)
-    root.setLevel(level.upper())
-    for name in _NOISY:
-        logging.getLogger(name).setLevel("DEBUG" if level.upper() == "DEBUG" else "WARNING")
+    root.setLevel(level_name)
+    for name in NOISY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.NOTSET if level_name == "DEBUG" else "WARNING")
+    # DeprecationWarning and friends become log lines in the same format, not raw stderr.
+    logging.captureWarnings(True)
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:
+    """A structlog logger named ``name`` (shown as ``logger`` on every line)."""
     logger: structlog.stdlib.BoundLogger = structlog.stdlib.get_logger(name)
     return logger
 
 
 @contextmanager
 def bound(**context: Any) -> Iterator[None]:
-    """Bind ``context`` to every log line emitted inside the block (per task, via contextvars)."""
+    """Bind ``context`` to every line logged inside the block, then restore the previous values.
+
+    Backed by contextvars, so concurrent asyncio tasks (one per partition) keep their own
+    context and stdlib loggers called inside the block carry it too.
+    """
     with structlog.contextvars.bound_contextvars(**context):
         yield

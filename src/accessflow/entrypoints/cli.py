@@ -120,6 +120,18 @@ def catalog_apply(ctx: click.Context, path: Path) -> None:
     )
 
 
+@main.command()
+@click.argument(
+    "directory", type=click.Path(file_okay=False, path_type=Path), default=Path("docs/schemas")
+)
+def schemas(directory: Path) -> None:
+    """Write the JSON Schemas of every wire-contract message into DIRECTORY."""
+    from accessflow.service.schemas import write
+
+    for path in write(directory):
+        click.echo(f"wrote {path}")
+
+
 def _echo_topics(states: list[Any]) -> None:
     for state in states:
         verb = "created" if state.created else "exists "

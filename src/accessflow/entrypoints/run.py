@@ -1,17 +1,87 @@
 """``make run``: everything a newcomer needs, in the foreground, against the stack.
 
-Migrates the schema and ensures the topics, then runs what exists of accessflow. Ctrl-C
-stops it cleanly.
+Migrates the schema, ensures the topics, applies ``examples/catalog.yaml``, runs the worker
+(with its relay) and, unless ``DEMO=0``, submits a few example requests so their state
+changes scroll by. Ctrl-C stops everything cleanly.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+import orjson
 
 from accessflow import bootstrap
+from accessflow.adapters.kafka.producer import CLOUDEVENTS_HEADERS, make_producer
+from accessflow.adapters.postgres.catalog_store import apply_catalog
+from accessflow.adapters.postgres.pool import connect
+from accessflow.domain.catalog_file import read_catalog_file
+from accessflow.entrypoints.processes import run_worker
 from accessflow.logs import get_logger
-from accessflow.settings import SettingsError
+from accessflow.settings import Settings, SettingsError
+
+log = get_logger("accessflow.run")
+CATALOG = Path(__file__).resolve().parents[3] / "examples" / "catalog.yaml"
+MEGAN = "46184453-e63b-4f20-86c2-a3a00ff7e1f3"
+KAYO = "46184453-e63b-4f20-86c2-c557ed5d5df9"
+GUEST = "cdb02fd0-01ec-4bf4-896b-b8b30b5d74c5"
+SALES = "a914b616-e04e-476b-aa37-91038f0b165b"
+SALES_POLICY = "2264bf65-76ba-417b-a27d-54d291f0cbc8"
+FINANCE = "977c7ff4-ef8f-4910-9d31-49048ddf3120"
+
+FINANCE_ANSWERS = [
+    {
+        "@odata.type": "#microsoft.graph.accessPackageAnswerString",
+        "value": "MultipleChoiceAnswerValue",
+        "displayValue": "Quarterly close",
+        "answeredQuestion": {
+            "@odata.type": "#microsoft.graph.accessPackageMultipleChoiceQuestion",
+            "id": "8fe745e7-80b2-490d-bd22-4e708c77288c",
+        },
+    },
+    {
+        "@odata.type": "#microsoft.graph.accessPackageAnswerString",
+        "value": "Reconciling the quarterly numbers",
+        "displayValue": "Reconciliation",
+        "answeredQuestion": {
+            "@odata.type": "#microsoft.graph.accessPackageTextInputQuestion",
+            "id": "7aaa18c9-8e4f-440f-bd5a-3a7ce312cbe6",
+        },
+    },
+]
+
+# (who asks, the Graph create body): delivered, pending two-stage approval, and denied
+# (a guest is outside the "all member users" scope). A second `make run` shows the first
+# denied too (AlreadyAssigned): the demo's requests are real.
+DEMO_REQUESTS: list[tuple[str, dict[str, Any]]] = [
+    (
+        MEGAN,
+        {
+            "requestType": "userAdd",
+            "justification": "Need the sales reports",
+            "assignment": {
+                "accessPackageId": SALES,
+                "assignmentPolicyId": SALES_POLICY,
+                "targetId": MEGAN,
+            },
+        },
+    ),
+    (
+        KAYO,
+        {
+            "requestType": "userAdd",
+            "answers": FINANCE_ANSWERS,
+            "assignment": {"accessPackageId": FINANCE},
+        },
+    ),
+    (GUEST, {"requestType": "userAdd", "assignment": {"accessPackageId": SALES}}),
+]
 
 
 def main() -> int:
@@ -20,20 +90,71 @@ def main() -> int:
     except SettingsError as exc:
         print(exc, file=sys.stderr)
         return 2
-    log = get_logger("accessflow.run")
-    result = asyncio.run(bootstrap.migrate_all(settings))
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_run(settings, demo=os.environ.get("ACCESSFLOW_DEMO", "1") != "0"))
+    return 0
+
+
+async def _run(settings: Settings, *, demo: bool) -> None:
+    result = await bootstrap.migrate_all(settings)
     log.info(
         "stack.ready",
         migrations_applied=[f"{m.version:04d}_{m.name}" for m in result.applied],
         topics={t.name: t.partitions for t in result.topics},
     )
-    # The worker and API land with their issues; until then say so rather than pretend.
-    log.warning(
-        "run.incomplete",
-        missing=["worker (issue 4)", "HTTP API (issue 5)", "example catalog apply (issue 3)"],
-        hint="the stack is up and migrated; see README.md, section Status",
-    )
-    return 0
+    conn = await connect(settings)
+    try:
+        applied = await apply_catalog(conn, read_catalog_file(CATALOG))
+    finally:
+        await conn.close()
+    log.info("catalog.applied", path=str(CATALOG), version=applied.version, users=applied.users)
+    log.info("run.api_missing", hint="the Graph-compatible HTTP API lands with issue 5")
+    demo_task = asyncio.create_task(_submit_demo(settings)) if demo else None
+    try:
+        await run_worker(settings)
+    finally:
+        if demo_task is not None:
+            demo_task.cancel()
+
+
+async def _submit_demo(settings: Settings) -> None:
+    await asyncio.sleep(2)  # let the worker join its group first, so the lines read in order
+    producer = make_producer(settings)
+    await producer.start()
+    try:
+        for requestor, body in DEMO_REQUESTS:
+            command = _create(requestor, body)
+            await producer.send_and_wait(
+                settings.commands_topic,
+                orjson.dumps(command),
+                key=command["subject"].encode(),
+                headers=CLOUDEVENTS_HEADERS,
+            )
+            log.info(
+                "demo.submitted",
+                request_id=command["subject"],
+                requestor=requestor,
+                access_package=body["assignment"]["accessPackageId"],
+            )
+    finally:
+        await producer.stop()
+
+
+def _create(requestor: str, body: dict[str, Any]) -> dict[str, Any]:
+    request_id = str(uuid.uuid4())
+    return {
+        "specversion": "1.0",
+        "id": str(uuid.uuid4()),
+        "source": "urn:accessflow:demo",
+        "type": "accessflow.assignmentRequest.create",
+        "subject": request_id,
+        "datacontenttype": "application/json",
+        "data": {
+            "requestId": request_id,
+            "requestor": {"objectId": requestor},
+            "request": body,
+        },
+    }
 
 
 if __name__ == "__main__":

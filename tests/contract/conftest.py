@@ -1,0 +1,38 @@
+"""One harness per adapter: the contract suite runs every test against the in-memory store
+and against PostgreSQL (the test's own schema, migrated, with the example catalog)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+# pytest's importlib mode does not put test folders on sys.path; the shared helpers live in
+# tests/support.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
+
+from store_support import Harness, memory_harness, postgres_harness
+
+from accessflow.settings import Settings
+
+
+@pytest.fixture
+def memory_store() -> Harness:
+    return memory_harness()
+
+
+@pytest.fixture
+async def postgres_store(settings: Settings) -> AsyncIterator[Harness]:
+    async with postgres_harness(settings) as harness:
+        yield harness
+
+
+@pytest.fixture(
+    params=["memory", pytest.param("postgres", marks=pytest.mark.integration)],
+)
+def harness(request: pytest.FixtureRequest) -> Harness:
+    """The adapter under test; the PostgreSQL run needs the real database."""
+    chosen: Harness = request.getfixturevalue(f"{request.param}_store")
+    return chosen
