@@ -143,9 +143,13 @@ class E2E:
         self.cli("catalog", "apply", str(path))
 
     def start_worker(self, *args: str, env: dict[str, str] | None = None) -> WorkerProcess:
-        log = self.tmp / f"worker-{len(self.workers)}.log"
+        return self.start_process("worker", *args, env=env)
+
+    def start_process(self, *args: str, env: dict[str, str] | None = None) -> WorkerProcess:
+        """``accessflow ARGS…`` in the background, its log lines kept for the test."""
+        log = self.tmp / f"{args[0]}-{len(self.workers)}.log"
         proc = subprocess.Popen(
-            [sys.executable, "-m", "accessflow.entrypoints.cli", "worker", *args],
+            [sys.executable, "-m", "accessflow.entrypoints.cli", *args],
             env={**self.env, **(env or {})},
             stdout=log.open("wb"),
             stderr=subprocess.STDOUT,

@@ -13,6 +13,7 @@ from typing import Any
 
 from accessflow.domain.catalog import Catalog
 from accessflow.domain.catalog_file import read_catalog_file
+from accessflow.service.approvals import STAGE_NAMESPACE
 from accessflow.service.commands import (
     CANCEL,
     CREATE,
@@ -34,6 +35,7 @@ ALEX = "44da820a-dfee-4709-88d8-4e365feb9c00"  # Megan's manager: Finance stage 
 MEGAN = "46184453-e63b-4f20-86c2-a3a00ff7e1f3"
 KAYO = "46184453-e63b-4f20-86c2-c557ed5d5df9"
 ISAIAH = "adb28321-32e5-4571-a1c7-4adfad6b2db3"  # Finance data approvers: stage 2
+ADELE = "5f46e4ff-d78a-43c7-a2f3-c6417458e846"  # the other finance data approver
 NESTOR = "1108e79f-4f6f-4a9e-8944-35d12ce867ad"
 PATTI = "0f6cc311-4e6f-47f2-a8a9-e45bdaae57f6"
 
@@ -71,6 +73,11 @@ def example_catalog() -> Catalog:
 def rid(n: int) -> uuid.UUID:
     """A fixed request id, so both adapters' runs produce byte-identical events."""
     return uuid.UUID(int=0xAC_0000_0000_4000_8000_0000_0000_0000 + n)
+
+
+def stage_id(request_id: uuid.UUID, index: int) -> str:
+    """The id the worker gives stage ``index`` of the request's approval."""
+    return str(uuid.uuid5(STAGE_NAMESPACE, f"{request_id}:{index}"))
 
 
 def _command(command_id: str, kind: str, request_id: uuid.UUID, data: Any) -> Command:

@@ -138,5 +138,11 @@ def _echo_topics(states: list[Any]) -> None:
         click.echo(f"topic {verb} {state.name} ({state.partitions} partitions)")
 
 
+from accessflow.entrypoints.cli_ops import dlq, events  # noqa: E402
+
+main.add_command(dlq)
+main.add_command(events)
+
+
 if __name__ == "__main__":
     main()

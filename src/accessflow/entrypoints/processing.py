@@ -82,7 +82,19 @@ class CommandProcessor:
         return result
 
     async def _handle(self, items: list[Item]) -> list[Outcome]:
-        outcomes, _ = await handle_batch(items, self._uow, self._clock())
+        outcomes, changes = await handle_batch(items, self._uow, self._clock())
+        # Committed: one line per transition, for whoever follows a single request.
+        for entry in changes.history:
+            log.info(
+                "request.transitioned",
+                request_id=str(entry.request_id),
+                sequence=entry.sequence,
+                from_state=entry.previous_state,
+                to_state=entry.state,
+                status=entry.status,
+                reason_code=entry.reason.get("code") if entry.reason else None,
+                causation_id=entry.causation_id,
+            )
         return outcomes
 
     async def _one_by_one(

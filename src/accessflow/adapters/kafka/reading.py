@@ -11,7 +11,7 @@ iterate inside ``contextlib.aclosing`` so the consumer is closed at once, not at
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
@@ -63,7 +63,7 @@ async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
     raise TopicNotFoundError(f"topic {topic!r} has no partitions in the cluster metadata")
 
 
-async def read_to_end(settings: Settings, topic: str) -> AsyncIterator[ConsumerRecord]:
+async def read_to_end(settings: Settings, topic: str) -> AsyncGenerator[ConsumerRecord, None]:
     """Every record of ``topic`` from the beginning up to its end as of the call.
 
     The end offsets are a snapshot taken before reading, so records published meanwhile are
@@ -92,36 +92,66 @@ async def read_all(settings: Settings, topic: str) -> list[ConsumerRecord]:
     return [record async for record in read_to_end(settings, topic)]
 
 
+@asynccontextmanager
+async def following(
+    settings: Settings,
+    topic: str,
+    *,
+    from_beginning: bool = False,
+    timeout_s: float | None = None,
+) -> AsyncIterator[AsyncGenerator[ConsumerRecord, None]]:
+    """Positions fixed on entry; the body iterates records as they arrive.
+
+    "From the end" means the end when the block was entered, so a test can enter, publish,
+    then iterate without missing what it published. The iterator ends after ``timeout_s``
+    seconds when given, otherwise when the caller stops iterating.
+    """
+    async with assigned_consumer(settings, topic) as (consumer, partitions):
+        if from_beginning:
+            await consumer.seek_to_beginning(*partitions)
+        else:
+            await consumer.seek_to_end(*partitions)
+        for tp in partitions:
+            # Both seeks are lazy; position() waits until the offset is actually resolved.
+            await consumer.position(tp)
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        records = _records(consumer, deadline)
+        try:
+            yield records
+        finally:
+            await records.aclose()
+
+
 async def follow(
     settings: Settings,
     topic: str,
     *,
     from_beginning: bool = False,
     timeout_s: float | None = None,
-) -> AsyncIterator[ConsumerRecord]:
-    """Records of ``topic`` as they arrive, from its current end (or from the beginning).
+) -> AsyncGenerator[ConsumerRecord, None]:
+    """Records of ``topic`` as they arrive, from its end (or beginning) when iteration starts.
 
     Runs until the caller stops iterating, or for ``timeout_s`` seconds when given. Partitions
     added to the topic after the start are not followed.
     """
-    deadline = None if timeout_s is None else time.monotonic() + timeout_s
-    async with assigned_consumer(settings, topic) as (consumer, partitions):
-        if from_beginning:
-            await consumer.seek_to_beginning(*partitions)
-        else:
-            await consumer.seek_to_end(*partitions)
-            # seek_to_end is lazy; resolving the positions now makes "from the end" mean the
-            # end when follow() started, not whenever the first fetch happens to run.
-            for tp in partitions:
-                await consumer.position(tp)
-        while True:
-            wait_ms = _POLL_MS
-            if deadline is not None:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return
-                wait_ms = min(wait_ms, max(1, int(remaining * 1000)))
-            batch = await consumer.getmany(timeout_ms=wait_ms)
-            for records in batch.values():
-                for record in records:
-                    yield record
+    async with following(
+        settings, topic, from_beginning=from_beginning, timeout_s=timeout_s
+    ) as records:
+        async for record in records:
+            yield record
+
+
+async def _records(
+    consumer: AIOKafkaConsumer, deadline: float | None
+) -> AsyncGenerator[ConsumerRecord, None]:
+    while True:
+        wait_ms = _POLL_MS
+        if deadline is not None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            wait_ms = min(wait_ms, max(1, int(remaining * 1000)))
+        batch = await consumer.getmany(timeout_ms=wait_ms)
+        for records in batch.values():
+            for record in records:
+                yield record
