@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "ACCESSFLOW_"
@@ -93,6 +93,21 @@ class Settings(BaseSettings):
     # Observability
     metrics_port: Annotated[int, Field(ge=0, le=65535)] = 9464
 
+    # HTTP API
+    api_host: str = "127.0.0.1"
+    api_port: Annotated[int, Field(ge=0, le=65535)] = 8000
+    api_max_body_bytes: PositiveInt = 1_048_576
+    # Bearer tokens: an HS256 secret, and/or RS256/ES256 public keys (PEM files) or a JWKS file.
+    auth_hs256_secret: SecretStr | None = None
+    auth_public_key_files: list[Path] = Field(default_factory=list)
+    auth_jwks_file: Path | None = None
+    auth_issuer: str = "urn:accessflow:dev"
+    auth_audience: str = "urn:accessflow:api"
+    auth_clock_skew_seconds: Annotated[int, Field(ge=0, le=600)] = 60
+    auth_admin_role: str = "EntitlementManagement.Admin"
+    # Development only: accept requests without a token (as the user in X-Accessflow-User).
+    auth_dev_unauthenticated: bool = False
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper_level(cls, value: object) -> object:
@@ -133,6 +148,28 @@ class Settings(BaseSettings):
             raise ValueError("a schema name is letters, digits and underscores")
         return value
 
+    @model_validator(mode="after")
+    def _coherent(self) -> Settings:
+        problems = []
+        if self.database_pool_min_size > self.database_pool_max_size:
+            problems.append(
+                "ACCESSFLOW_DATABASE_POOL_MIN_SIZE is larger than ACCESSFLOW_DATABASE_POOL_MAX_SIZE"
+            )
+        if self.consumer_heartbeat_interval_ms >= self.consumer_session_timeout_ms:
+            problems.append(
+                "ACCESSFLOW_CONSUMER_HEARTBEAT_INTERVAL_MS must be below "
+                "ACCESSFLOW_CONSUMER_SESSION_TIMEOUT_MS"
+            )
+        sasl = self.kafka_security_protocol.value.startswith("SASL")
+        if sasl and not self.kafka_sasl_mechanism:
+            problems.append(
+                "ACCESSFLOW_KAFKA_SECURITY_PROTOCOL is SASL_* but "
+                "ACCESSFLOW_KAFKA_SASL_MECHANISM is unset"
+            )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
     @property
     def dsn(self) -> str:
         return self.database_url.get_secret_value()
@@ -149,6 +186,7 @@ def load_settings(**overrides: object) -> Settings:
         problems = []
         for error in exc.errors():
             field = ".".join(str(part) for part in error["loc"])
-            variable = f"{ENV_PREFIX}{field.upper()}"
-            problems.append(f"{variable}: {error['msg']}")
+            message = error["msg"].removeprefix("Value error, ")
+            # Whole-model checks have no location; their messages name the variables.
+            problems.append(f"{ENV_PREFIX}{field.upper()}: {message}" if field else message)
         raise SettingsError("invalid settings:\n  " + "\n  ".join(problems)) from None

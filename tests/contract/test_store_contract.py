@@ -237,6 +237,16 @@ async def test_admin_remove_expires_the_assignment_and_revokes_membership(
     assert [o.to_state for o in again] == ["delivered"]
 
 
+async def test_a_removal_finds_the_assignment_whatever_the_id_case(harness: Harness) -> None:
+    """Graph ids are GUIDs compared case-insensitively (domain.catalog.fold): an
+    ``adminRemove`` naming the assignment in upper case removes it like the lower-case one."""
+    await run(harness, create("c1", rid(1), sales_for()))
+    remove = admin_remove(str(assignment_id_for(rid(1))).upper())
+    outcomes, _ = await run(harness, create("c2", rid(2), remove, requestor=PATTI, admin=True))
+    assert (outcomes[0].to_state, outcomes[0].reason_code) == ("delivered", None)
+    assert await harness.probe.members_of(SALES_GROUP) == set()
+
+
 async def test_a_catalog_membership_survives_the_removal(harness: Harness) -> None:
     """Megan is in the Sales group by the catalog file too: removing her delivered access
     takes away the delivered membership only."""

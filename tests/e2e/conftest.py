@@ -158,14 +158,18 @@ class E2E:
         self.workers.append(worker)
         return worker
 
-    async def produce(self, messages: Iterable[tuple[bytes | None, bytes | None]]) -> None:
+    async def produce(
+        self,
+        messages: Iterable[tuple[bytes | None, bytes | None]],
+        headers: list[tuple[str, bytes]] | None = None,
+    ) -> None:
         producer = AIOKafkaProducer(
             bootstrap_servers=self.settings.kafka_bootstrap_servers, enable_idempotence=True
         )
         await producer.start()
         try:
             futures = [
-                await producer.send(self.settings.commands_topic, value, key=key)
+                await producer.send(self.settings.commands_topic, value, key=key, headers=headers)
                 for key, value in messages
             ]
             await asyncio.gather(*futures)

@@ -66,7 +66,7 @@ async def test_poison_records_go_to_the_dlq_and_the_worker_goes_on(e2e) -> None:
         (b"k4", orjson.dumps({"pad": "x" * 30000})),
         (b"k5", None),
     ]
-    await e2e.produce(poison)
+    await e2e.produce(poison, headers=[("traceparent", b"00-abc-def-01")])
     await e2e.produce_commands([bad_data, good])
     assert e2e.start_worker("--burst").wait(timeout=120) == 0
 
@@ -84,6 +84,7 @@ async def test_poison_records_go_to_the_dlq_and_the_worker_goes_on(e2e) -> None:
     for key, value in poison:
         headers = dict(by_key[key].headers)
         assert by_key[key].value == value
+        assert headers["traceparent"] == b"00-abc-def-01"  # the record's own headers kept
         assert headers["accessflow-original-topic"] == e2e.settings.commands_topic.encode()
         assert {
             "accessflow-original-partition",

@@ -52,6 +52,7 @@ class FakeRecord:
     partition: int = 3
     offset: int = 42
     timestamp: int = 1_764_000_000_000
+    headers: tuple[tuple[str, bytes], ...] = (("traceparent", b"00-abc-def-01"),)
 
 
 def envelope(kind: str = CREATE, data: Any = None, **attributes: Any) -> dict[str, Any]:
@@ -78,6 +79,7 @@ def dead(value: bytes | None, max_bytes: int = LIMIT) -> DeadLetter:
     record = FakeRecord(value)
     result = decode(record, max_bytes)  # type: ignore[arg-type]
     assert isinstance(result, DeadLetter)
+    assert result.original_headers == record.headers  # kept, so a replay restores them
     # The original bytes and where they came from, untouched, for the DLQ headers.
     assert (result.key, result.value, result.topic, result.partition, result.offset) == (
         record.key,
@@ -123,26 +125,33 @@ def test_a_record_over_the_limit_is_a_dead_letter_before_parsing() -> None:
         [1, 2, 3],
         "a string",
         {"hello": "world"},
-        {k: v for k, v in envelope().items() if k != "data"},
         envelope(subject="not-a-guid"),
         envelope(specversion="0.3"),
         envelope(id=""),
-        envelope(data="not an object"),
     ],
     ids=[
         "array",
         "string",
         "no-envelope",
-        "no-data",
         "bad-subject",
         "specversion",
         "empty-id",
-        "data-not-object",
     ],
 )
 def test_json_that_is_not_a_command_envelope_is_a_dead_letter(document: Any) -> None:
     """Without a parseable envelope and a GUID subject there is no request to answer."""
     assert dead(orjson.dumps(document)).code == "NotACommand"
+
+
+@pytest.mark.parametrize(
+    "document",
+    [{k: v for k, v in envelope().items() if k != "data"}, envelope(data="not an object")],
+    ids=["no-data", "data-not-object"],
+)
+def test_an_envelope_naming_a_request_with_unusable_data_is_rejected(document: Any) -> None:
+    """The envelope names its request, so the answer is a rejection event, not the DLQ."""
+    result = rejected(document)
+    assert result.reason.code == "InvalidCommand"
 
 
 def test_an_unknown_command_type_is_rejected() -> None:

@@ -216,7 +216,9 @@ class InMemoryBatchStore(BatchStore):
                 members.setdefault(group_id, set()).add(user_id)
         groups = {gid: DirectoryGroup(id=gid, members=sorted(ms)) for gid, ms in members.items()}
         catalog = Catalog(users, groups, objects.catalogs, objects.packages, objects.policies)
-        wanted = set(assignment_ids)
+        # Graph ids are case-insensitive. load_view compares them exactly (a reported bug,
+        # pinned by test_a_removal_finds_the_assignment_whatever_the_id_case[postgres]).
+        wanted = {a.lower() for a in assignment_ids}
         assignments = [
             _assignment(row.document)
             for aid, row in state.assignments.items()

@@ -21,14 +21,13 @@ import orjson
 from aiokafka import ConsumerRecord
 from aiokafka.errors import KafkaError
 
+from accessflow.adapters.kafka.dlq import DLQ_HEADER_PREFIXES
 from accessflow.adapters.kafka.producer import CLOUDEVENTS_HEADERS, make_producer
 from accessflow.adapters.kafka.reading import TopicNotFoundError, follow, read_to_end
 from accessflow.settings import Settings
 
 T = TypeVar("T")
 
-# The DLQ adds these (wire contract); every other header is the original record's own.
-_DLQ_HEADER_PREFIXES = ("accessflow-error-", "accessflow-original-")
 _PREVIEW_CHARS = 80
 
 
@@ -85,7 +84,7 @@ class DlqEntry:
 
     @classmethod
     def from_record(cls, record: ConsumerRecord) -> DlqEntry:
-        dlq = {k: v for k, v in record.headers if k.startswith(_DLQ_HEADER_PREFIXES)}
+        dlq = {k: v for k, v in record.headers if k.startswith(DLQ_HEADER_PREFIXES)}
         return cls(
             partition=record.partition,
             offset=record.offset,
@@ -98,7 +97,7 @@ class DlqEntry:
             key=record.key,
             value=record.value,
             headers=tuple(
-                (k, v) for k, v in record.headers if not k.startswith(_DLQ_HEADER_PREFIXES)
+                (k, v) for k, v in record.headers if not k.startswith(DLQ_HEADER_PREFIXES)
             ),
         )
 

@@ -24,7 +24,14 @@ Decoded = Command | Rejected | DeadLetter
 def decode(record: ConsumerRecord[bytes, bytes], max_bytes: int) -> Decoded:
     def dead(code: str, message: str) -> DeadLetter:
         return DeadLetter(
-            record.key, record.value, record.topic, record.partition, record.offset, code, message
+            record.key,
+            record.value,
+            record.topic,
+            record.partition,
+            record.offset,
+            code,
+            message,
+            tuple(record.headers or ()),
         )
 
     raw = record.value

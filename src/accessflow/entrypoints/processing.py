@@ -130,6 +130,7 @@ class CommandProcessor:
                 record.offset,
                 "ProcessingFailed",
                 message,
+                tuple(record.headers or ()),
             )
         )
         reason = RejectionReason(code="ProcessingFailed", message=message[:500])

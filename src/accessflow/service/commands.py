@@ -38,7 +38,9 @@ class CommandEnvelope(_Inbound):
     time: datetime | None = None
     datacontenttype: str | None = None
     traceparent: str | None = Field(default=None, max_length=55)
-    data: dict[str, Any]
+    # Checked per command type: a missing or malformed ``data`` still names its request,
+    # so it earns a rejection event rather than the DLQ.
+    data: Any = None
 
 
 # The authenticated caller, as the producing service vouches for it: ``objectId`` and,

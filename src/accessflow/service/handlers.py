@@ -47,10 +47,10 @@ async def handle_batch(
     async with uow.batch() as store:
         seen = await store.processed_ids({item.id for item in items})
         fresh: list[Item] = []
-        outcomes: list[Outcome] = []
-        for item in items:
+        duplicates: set[int] = set()
+        for index, item in enumerate(items):
             if item.id in seen:
-                outcomes.append(_outcome(item, "duplicate"))
+                duplicates.add(index)
                 continue
             seen.add(item.id)
             fresh.append(item)
@@ -61,9 +61,13 @@ async def handle_batch(
         recorder = Recorder(changes, now)
         create = CreateHandler(recorder, view, requests)
         lifecycle = LifecycleHandler(recorder, view, requests)
-        for item in fresh:
-            outcomes.append(_apply(item, recorder, create, lifecycle, requests))
+        applied = iter([_apply(item, recorder, create, lifecycle, requests) for item in fresh])
         await store.save(changes)
+    # In input order, duplicates included, for the log lines and the metrics.
+    outcomes = [
+        _outcome(item, "duplicate") if index in duplicates else next(applied)
+        for index, item in enumerate(items)
+    ]
     return outcomes, changes
 
 

@@ -106,6 +106,16 @@ async def test_cancel_by_the_requestor_cancels_and_frees_the_package(
     assert transitions(uow, rid(1))[-1] == ("canceled", "CanceledByRequestor")
 
 
+async def test_a_request_created_and_canceled_in_one_batch(uow: InMemoryUnitOfWork) -> None:
+    """Later commands of a batch see the requests its earlier ones created."""
+    await run(uow, create("c1", rid(1), finance_for_megan()), cancel("x1", rid(1)))
+    assert [(h.sequence, str(h.state)) for h in uow.history_of(rid(1))] == [
+        (1, "submitted"),
+        (2, "pendingApproval"),
+        (3, "canceled"),
+    ]
+
+
 async def test_cancel_by_an_admin_is_allowed(uow: InMemoryUnitOfWork) -> None:
     await run(uow, create("c1", rid(1), finance_for_megan()))
     outcomes = await run(uow, cancel("x1", rid(1), by=PATTI, admin=True))

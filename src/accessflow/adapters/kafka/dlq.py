@@ -7,6 +7,9 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaProducer
 
+#: The headers the DLQ adds (wire contract); every other header is the original record's.
+DLQ_HEADER_PREFIXES = ("accessflow-error-", "accessflow-original-")
+
 
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
@@ -19,9 +22,13 @@ class DeadLetter:
     offset: int
     code: str
     message: str
+    # The record's own headers (traceparent, content-type…), kept so a replay restores them.
+    original_headers: tuple[tuple[str, bytes], ...] = ()
 
     def headers(self) -> list[tuple[str, bytes]]:
+        own = [(k, v) for k, v in self.original_headers if not k.startswith(DLQ_HEADER_PREFIXES)]
         return [
+            *own,
             ("accessflow-error-code", self.code.encode()),
             # Headers are for humans and tools; a huge message would bloat every DLQ record.
             ("accessflow-error-message", self.message[:1000].encode()),

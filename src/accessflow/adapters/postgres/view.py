@@ -97,7 +97,10 @@ async def load_view(
     )
     assignments = [
         AccessPackageAssignment.model_validate(row["document"])
-        for row in await conn.fetch(_ASSIGNMENTS, known, sorted(assignment_ids))
+        # Graph ids are case-insensitive (one documented example is upper case).
+        for row in await conn.fetch(
+            _ASSIGNMENTS, known, sorted({a.lower() for a in assignment_ids})
+        )
     ]
     open_requests = [OpenRequest(*row) for row in await conn.fetch(_OPEN_ADDS, known)]
     return InMemoryView(catalog, assignments=assignments, open_requests=open_requests)
