@@ -20,6 +20,7 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from accessflow.service import commands
 from accessflow.settings import Settings
 
 SALES_PACKAGE = "a914b616-e04e-476b-aa37-91038f0b165b"
@@ -69,29 +70,16 @@ def generated_catalog(users: int) -> dict[str, Any]:
 
 def create_command(target: str, *, request_id: str | None = None) -> dict[str, Any]:
     """A wire-contract create command: ``target`` asks for Sales reports for themselves."""
-    rid = request_id or str(uuid.uuid4())
-    return {
-        "specversion": "1.0",
-        "id": str(uuid.uuid4()),
-        "source": "urn:accessflow:e2e",
-        "type": "accessflow.assignmentRequest.create",
-        "subject": rid,
-        "time": "2026-11-28T15:00:00Z",
-        "datacontenttype": "application/json",
-        "data": {
-            "requestId": rid,
-            "requestor": {"objectId": target},
-            "request": {
-                "requestType": "userAdd",
-                "justification": "e2e",
-                "assignment": {
-                    "accessPackageId": SALES_PACKAGE,
-                    "assignmentPolicyId": SALES_POLICY,
-                    "targetId": target,
-                },
-            },
+    body = {
+        "requestType": "userAdd",
+        "justification": "e2e",
+        "assignment": {
+            "accessPackageId": SALES_PACKAGE,
+            "assignmentPolicyId": SALES_POLICY,
+            "targetId": target,
         },
     }
+    return commands.create_command(target, body, source="urn:accessflow:e2e", request_id=request_id)
 
 
 @dataclass

@@ -19,6 +19,7 @@ import uuid
 from collections.abc import AsyncIterator, Collection, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, fields, replace
+from datetime import datetime
 from typing import TypeVar
 
 import orjson
@@ -46,6 +47,7 @@ from accessflow.service.ports import (
     OutboxEvent,
     ProcessedCommand,
     StoredRequest,
+    Timer,
     UnitOfWork,
 )
 
@@ -116,6 +118,7 @@ class _State:
     grants: dict[tuple[uuid.UUID, str], Grant] = field(default_factory=dict)
     members: set[tuple[str, str, str]] = field(default_factory=set)  # group, user, source
     users: dict[str, DirectoryUser] = field(default_factory=dict)
+    timers: dict[uuid.UUID, tuple[Timer, bool]] = field(default_factory=dict)  # timer, fired
     objects: CatalogObjects = field(default_factory=lambda: CatalogObjects(0, {}, {}, {}))
 
     def copy(self) -> _State:
@@ -216,8 +219,8 @@ class InMemoryBatchStore(BatchStore):
                 members.setdefault(group_id, set()).add(user_id)
         groups = {gid: DirectoryGroup(id=gid, members=sorted(ms)) for gid, ms in members.items()}
         catalog = Catalog(users, groups, objects.catalogs, objects.packages, objects.policies)
-        # Graph ids are case-insensitive. load_view compares them exactly (a reported bug,
-        # pinned by test_a_removal_finds_the_assignment_whatever_the_id_case[postgres]).
+        # Graph ids are case-insensitive, as in load_view (pinned by the contract suite's
+        # test_a_removal_finds_the_assignment_whatever_the_id_case).
         wanted = {a.lower() for a in assignment_ids}
         assignments = [
             _assignment(row.document)
@@ -245,8 +248,18 @@ class InMemoryBatchStore(BatchStore):
         self._save_effects(changes)
         for command in changes.processed:
             _insert(state.processed, command.command_id, command, "processed_commands_pkey")
+        for timer in changes.timers:
+            _parent(state.requests, timer.request_id, "timers_request_id_fkey")
+            state.timers.setdefault(timer.id, (timer, False))  # ON CONFLICT DO NOTHING
+        for timer_id in changes.timers_fired:
+            if timer_id in state.timers:
+                state.timers[timer_id] = (state.timers[timer_id][0], True)
         for event in changes.outbox:
             _insert(state.outbox, event.event_id, event, "outbox_event_id_key")
+
+    async def claim_due_timers(self, now: datetime, limit: int) -> list[Timer]:
+        due = [t for t, fired in self.state.timers.values() if not fired and t.due_at <= now]
+        return sorted(due, key=lambda t: t.due_at)[:limit]
 
     def _upsert_request(self, stored: StoredRequest) -> None:
         request, old = stored.request, self.state.requests.get(stored.id)

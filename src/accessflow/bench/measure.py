@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Collection, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer
@@ -98,14 +99,18 @@ class DeliveryWatcher:
         *,
         stall_seconds: float,
         on_progress: Callable[[int], None] = lambda _: None,
+        guard: asyncio.Task[Any] | None = None,
     ) -> None:
         """Return once every request in ``ids`` is delivered; raise :class:`StalledError`
-        when none arrives for ``stall_seconds``."""
+        when none arrives for ``stall_seconds``. A failed ``guard`` task (the load) fails
+        the wait at once."""
         pending, total = set(ids), len(set(ids))
         seen_before, last_change = -1, time.perf_counter()
         while True:
             if self._task is not None and self._task.done():
                 self._task.result()  # the watcher failed: say why
+            if guard is not None and guard.done() and guard.exception() is not None:
+                guard.result()
             if len(self.seen_at) != seen_before:
                 seen_before, last_change = len(self.seen_at), time.perf_counter()
                 pending = {rid for rid in pending if rid not in self.seen_at}

@@ -70,15 +70,15 @@ class Children:
         self.members.append(child)
         return child
 
-    async def wait_assigned(self, partitions: int, timeout: float = 120) -> None:
+    async def wait_assigned(self, partitions: int, within: float = 120) -> None:
         """Until the group has settled: every member has its assignment, and together they
         own each partition exactly once."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + within
         while True:
             for child in self.members:
                 if child.proc.poll() is not None:
                     tail = child.log.read_text(errors="replace")[-2000:]
-                    raise RuntimeError(f"{child.proc.args} exited early:\n{tail}")
+                    raise RuntimeError(f"{child.log.name}: the process exited early:\n{tail}")
                 for line in child.new_lines():
                     if line.get("event") == "partitions.assigned":
                         child.assigned = set(line.get("partitions") or [])  # type: ignore[call-overload]
@@ -90,7 +90,7 @@ class Children:
                 if len(flat) == partitions and set(flat) == set(range(partitions)):
                     return
             if time.monotonic() > deadline:
-                raise RuntimeError(f"the consumer group did not settle in {timeout:.0f} s")
+                raise RuntimeError(f"the consumer group did not settle in {within:.0f} s")
             await asyncio.sleep(0.1)
 
     def profile(self, directory: Path, label: str) -> bool:
@@ -111,8 +111,8 @@ class Children:
     def peak_rss_bytes(self) -> list[int]:
         return [child.peak_rss_bytes() for child in self.members]
 
-    async def stop(self, timeout: float = 45) -> None:
-        """SIGTERM (the worker drains its batch and its relay), then SIGKILL at ``timeout``."""
+    async def stop(self, grace: float = 45) -> None:
+        """SIGTERM (the worker drains its batch and its relay), then SIGKILL after ``grace``."""
         profilers = [c.profiler for c in self.members if c.profiler is not None]
         for profiler in profilers:
             with contextlib.suppress(ProcessLookupError):
@@ -121,11 +121,17 @@ class Children:
             if child.proc.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
                     child.proc.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + timeout
         pending = [c.proc for c in self.members] + profilers
-        while any(p.poll() is None for p in pending) and time.monotonic() < deadline:
+        for _ in range(int(grace * 10)):
+            if all(p.poll() is not None for p in pending):
+                break
             await asyncio.sleep(0.1)
-        for proc in pending:
+        self.kill()
+
+    def kill(self) -> None:
+        """SIGKILL whatever is still running (the last resort, also after Ctrl-C)."""
+        profilers = [c.profiler for c in self.members if c.profiler is not None]
+        for proc in [c.proc for c in self.members] + profilers:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()

@@ -142,6 +142,9 @@ from accessflow.entrypoints.cli_ops import dlq, events  # noqa: E402
 
 main.add_command(dlq)
 main.add_command(events)
+from accessflow.bench.cli import bench  # noqa: E402
+
+main.add_command(bench)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from accessflow.adapters.postgres.store import PgUnitOfWork
 from accessflow.entrypoints.observability import Health, Metrics, serve
 from accessflow.entrypoints.processing import CommandProcessor
 from accessflow.entrypoints.relay import OutboxRelay
+from accessflow.entrypoints.timers import TimerLoop
 from accessflow.entrypoints.worker import Worker
 from accessflow.logs import get_logger
 from accessflow.settings import Settings
@@ -64,15 +65,22 @@ async def run_worker(settings: Settings, *, burst: bool = False, relay: bool = T
     publisher = OutboxRelay(settings)
     relay_task = asyncio.create_task(publisher.run(relay_stop)) if relay else None
     watch = asyncio.create_task(_watch_outbox(settings, db, health, metrics))
+    uow = PgUnitOfWork(db)
     processor = CommandProcessor(
-        PgUnitOfWork(db), metrics, utc_now, max_command_bytes=settings.max_command_bytes
+        uow, metrics, utc_now, max_command_bytes=settings.max_command_bytes
     )
     worker = Worker(settings, processor, health, metrics, publisher.wake, burst=burst)
+    timers = TimerLoop(uow, utc_now, publisher.wake)
+    timer_task = asyncio.create_task(timers.run(stop)) if not burst else None
     try:
         with _stop_on_signals(stop):
             await worker.run(stop)
+            if burst:  # a burst run also fires what is already due before it exits
+                await timers.fire_due()
     finally:
         watch.cancel()
+        if timer_task is not None:
+            await timer_task
         relay_stop.set()
         if relay_task is not None:
             await relay_task  # drains what this worker committed before it goes

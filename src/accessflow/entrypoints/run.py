@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import os
 import sys
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ from accessflow.adapters.postgres.pool import connect
 from accessflow.domain.catalog_file import read_catalog_file
 from accessflow.entrypoints.processes import run_worker
 from accessflow.logs import get_logger
+from accessflow.service.commands import create_command
 from accessflow.settings import Settings, SettingsError
 
 log = get_logger("accessflow.run")
@@ -123,7 +123,7 @@ async def _submit_demo(settings: Settings) -> None:
     await producer.start()
     try:
         for requestor, body in DEMO_REQUESTS:
-            command = _create(requestor, body)
+            command = create_command(requestor, body, source="urn:accessflow:demo")
             await producer.send_and_wait(
                 settings.commands_topic,
                 orjson.dumps(command),
@@ -138,23 +138,6 @@ async def _submit_demo(settings: Settings) -> None:
             )
     finally:
         await producer.stop()
-
-
-def _create(requestor: str, body: dict[str, Any]) -> dict[str, Any]:
-    request_id = str(uuid.uuid4())
-    return {
-        "specversion": "1.0",
-        "id": str(uuid.uuid4()),
-        "source": "urn:accessflow:demo",
-        "type": "accessflow.assignmentRequest.create",
-        "subject": request_id,
-        "datacontenttype": "application/json",
-        "data": {
-            "requestId": request_id,
-            "requestor": {"objectId": requestor},
-            "request": body,
-        },
-    }
 
 
 if __name__ == "__main__":

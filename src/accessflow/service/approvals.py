@@ -7,13 +7,14 @@ id). The first decision in a stage wins; a later one is refused ``StageAlreadyDe
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from accessflow.domain.codes import ReasonCode
 from accessflow.domain.errors import DomainError
 from accessflow.domain.models.base import format_duration, format_utc
 from accessflow.domain.rules import ApprovalPlan
+from accessflow.service.ports import Timer
 
 STAGE_NAMESPACE = uuid.UUID("5e0e8a4b-7c1d-5b7e-8f0a-1c2d3e4f5a6b")
 
@@ -30,6 +31,12 @@ def new_approval(plan: ApprovalPlan, request_id: str) -> dict[str, Any]:
                 "justificationRequired": stage.is_approver_justification_required,
                 "durationBeforeAutomaticDenial": _duration(stage.duration_before_automatic_denial),
                 "durationBeforeEscalation": _duration(stage.duration_before_escalation),
+                "denyAfterSeconds": _seconds(stage.duration_before_automatic_denial),
+                "escalateAfterSeconds": (
+                    _seconds(stage.duration_before_escalation)
+                    if stage.is_escalation_enabled and stage.escalation_approvers
+                    else None
+                ),
                 "status": "InProgress" if stage.index == 0 else "Initializing",
                 "reviewResult": "NotReviewed",
                 "reviewedBy": None,
@@ -87,6 +94,34 @@ def record_decision(
         following[0]["status"] = "InProgress"
         return False
     return True
+
+
+ESCALATION = "approvalEscalation"
+TIMEOUT = "approvalTimeout"
+
+
+def stage_timers(approval: dict[str, Any], request_id: uuid.UUID, now: datetime) -> list[Timer]:
+    """The escalation and automatic-denial timers of the stage now in progress."""
+    stage = current_stage(approval)
+    if stage is None:
+        return []
+    timers = []
+    index = stage["index"]
+    if stage.get("escalateAfterSeconds") is not None:
+        due = now + timedelta(seconds=stage["escalateAfterSeconds"])
+        timers.append(Timer.make(ESCALATION, request_id, due, str(index), stage=index))
+    if stage.get("denyAfterSeconds") is not None:
+        due = now + timedelta(seconds=stage["denyAfterSeconds"])
+        timers.append(Timer.make(TIMEOUT, request_id, due, str(index), stage=index))
+    return timers
+
+
+def current_stage(approval: dict[str, Any]) -> dict[str, Any] | None:
+    return next((s for s in approval["stages"] if s["status"] == "InProgress"), None)
+
+
+def _seconds(value: timedelta | None) -> int | None:
+    return int(value.total_seconds()) if value is not None else None
 
 
 def _duration(value: Any) -> str | None:

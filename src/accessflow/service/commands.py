@@ -90,3 +90,53 @@ DATA_MODELS: dict[str, type[CommandData]] = {
     REPROCESS: ReprocessData,
     DECIDE: DecideData,
 }
+
+
+def command_envelope(
+    command_type: str,
+    request_id: uuid.UUID | str,
+    data: dict[str, Any],
+    *,
+    source: str,
+    command_id: str | None = None,
+    time: datetime | None = None,
+    traceparent: str | None = None,
+) -> dict[str, Any]:
+    """A wire-contract command as a JSON-ready dict: the one way accessflow's own producers
+    (API, CLI, client, demo, benchmarks) build them."""
+    envelope: dict[str, Any] = {
+        "specversion": "1.0",
+        "id": command_id or str(uuid.uuid4()),
+        "source": source,
+        "type": command_type,
+        "subject": str(request_id),
+        "datacontenttype": "application/json",
+        "data": {"requestId": str(request_id), **data},
+    }
+    if time is not None:
+        envelope["time"] = time.isoformat().replace("+00:00", "Z")
+    if traceparent:
+        envelope["traceparent"] = traceparent
+    return envelope
+
+
+def create_command(
+    requestor: str,
+    request: dict[str, Any],
+    *,
+    source: str,
+    request_id: uuid.UUID | str | None = None,
+    is_admin: bool = False,
+    command_id: str | None = None,
+) -> dict[str, Any]:
+    """``accessflow.assignmentRequest.create`` for a Graph create body, asked by ``requestor``."""
+    caller: dict[str, Any] = {"objectId": requestor}
+    if is_admin:
+        caller["isAdmin"] = True
+    return command_envelope(
+        CREATE,
+        request_id or uuid.uuid4(),
+        {"requestor": caller, "request": request},
+        source=source,
+        command_id=command_id,
+    )

@@ -12,7 +12,7 @@ from accessflow.domain.models.common import AccessPackageSubject
 from accessflow.domain.models.packages import AccessPackage
 from accessflow.domain.rules import Decision, evaluate_create
 from accessflow.domain.view import OpenRequest
-from accessflow.service.approvals import new_approval
+from accessflow.service.approvals import new_approval, stage_timers
 from accessflow.service.commands import CreateData
 from accessflow.service.fulfil import Fulfilment
 from accessflow.service.ports import MutableView, StoredRequest
@@ -53,6 +53,8 @@ class CreateHandler:
         if decision.approval is not None:
             stored.approval = new_approval(decision.approval, str(cmd.request_id))
             self.recorder.move(stored, S.PENDING_APPROVAL, cmd.id, cmd.traceparent)
+            now = self.recorder.now
+            self.recorder.changes.timers.extend(stage_timers(stored.approval, stored.id, now))
             return
         self.fulfil.proceed(stored, cmd)
 

@@ -12,11 +12,13 @@ from accessflow.domain.models.requests import AccessPackageAssignment
 from accessflow.domain.rules import start_state
 from accessflow.domain.states import OPEN_STATES
 from accessflow.service.delivery import assignment_id_for, grant_all, revoke_all
-from accessflow.service.ports import MutableView, StoredRequest
+from accessflow.service.ports import MutableView, StoredRequest, Timer
 from accessflow.service.recorder import Recorder
-from accessflow.service.types import Command
+from accessflow.service.types import Command, TimerFired
 
 S = RequestState
+SCHEDULED_START = "scheduledStart"
+Cause = Command | TimerFired
 
 
 class Fulfilment:
@@ -28,7 +30,7 @@ class Fulfilment:
     def now(self) -> datetime:
         return self.recorder.now
 
-    def proceed(self, stored: StoredRequest, cmd: Command) -> None:
+    def proceed(self, stored: StoredRequest, cmd: Cause) -> None:
         """Approved, or no approval needed: wait for the start, or deliver now."""
         request = stored.request
         nxt = (
@@ -36,14 +38,15 @@ class Fulfilment:
             if request.request_type.is_remove
             else start_state(request.schedule, self.now)
         )
-        if nxt is S.SCHEDULED:
-            # The start timer lands with issue 6; until then a scheduled request waits.
+        if nxt is S.SCHEDULED and request.schedule and request.schedule.start_date_time:
             self.recorder.move(stored, S.SCHEDULED, cmd.id, cmd.traceparent)
+            due = request.schedule.start_date_time
+            self.recorder.changes.timers.append(Timer.make(SCHEDULED_START, stored.id, due))
             return
         self.recorder.move(stored, S.DELIVERING, cmd.id, cmd.traceparent)
         self.deliver(stored, cmd)
 
-    def deliver(self, stored: StoredRequest, cmd: Command) -> None:
+    def deliver(self, stored: StoredRequest, cmd: Cause) -> None:
         request_type = stored.request.request_type
         if request_type.is_remove:
             self._remove(stored)

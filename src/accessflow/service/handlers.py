@@ -19,9 +19,9 @@ from accessflow.service.commands import CancelData, CreateData, DecideData, Repr
 from accessflow.service.create import CreateHandler
 from accessflow.service.events import ReasonDetail, RejectionReason
 from accessflow.service.lifecycle import LifecycleHandler
-from accessflow.service.ports import Changes, StoredRequest, UnitOfWork
+from accessflow.service.ports import BatchStore, Changes, StoredRequest, UnitOfWork
 from accessflow.service.recorder import Recorder
-from accessflow.service.types import Item, Rejected
+from accessflow.service.types import Command, Item, Rejected, TimerFired
 
 
 @dataclass
@@ -33,7 +33,7 @@ class Outcome:
     request_id: uuid.UUID
     partition: int
     offset: int
-    outcome: str  # handled | rejected | duplicate
+    outcome: str  # handled | rejected | duplicate | fired
     from_state: str | None = None
     to_state: str | None = None
     reason_code: str | None = None
@@ -45,24 +45,43 @@ async def handle_batch(
 ) -> tuple[list[Outcome], Changes]:
     """Apply ``items`` in order in one transaction; returns what happened to each."""
     async with uow.batch() as store:
-        seen = await store.processed_ids({item.id for item in items})
-        fresh: list[Item] = []
-        duplicates: set[int] = set()
-        for index, item in enumerate(items):
-            if item.id in seen:
-                duplicates.add(index)
-                continue
-            seen.add(item.id)
-            fresh.append(item)
-        requests = await store.load_requests({item.request_id for item in fresh})
-        users, mails, assignment_ids = _wanted(fresh, requests)
-        view = await store.view(users, mails, assignment_ids)
-        changes = Changes()
-        recorder = Recorder(changes, now)
-        create = CreateHandler(recorder, view, requests)
-        lifecycle = LifecycleHandler(recorder, view, requests)
-        applied = iter([_apply(item, recorder, create, lifecycle, requests) for item in fresh])
-        await store.save(changes)
+        return await _in_transaction(store, items, now, Changes())
+
+
+async def handle_due_timers(
+    uow: UnitOfWork, now: datetime, limit: int = 200
+) -> tuple[list[Outcome], Changes]:
+    """Fire the timers due by ``now``: claim, apply and mark fired in one transaction, so a
+    crash in between re-fires them and an effect never happens twice."""
+    async with uow.batch() as store:
+        timers = await store.claim_due_timers(now, limit)
+        if not timers:
+            return [], Changes()
+        items = [TimerFired(f"timer:{t.id}", t.request_id, t.kind, t.payload) for t in timers]
+        changes = Changes(timers_fired=[t.id for t in timers])
+        return await _in_transaction(store, items, now, changes)
+
+
+async def _in_transaction(
+    store: BatchStore, items: Sequence[Item], now: datetime, changes: Changes
+) -> tuple[list[Outcome], Changes]:
+    seen = await store.processed_ids({item.id for item in items})
+    fresh: list[Item] = []
+    duplicates: set[int] = set()
+    for index, item in enumerate(items):
+        if item.id in seen:
+            duplicates.add(index)
+            continue
+        seen.add(item.id)
+        fresh.append(item)
+    requests = await store.load_requests({item.request_id for item in fresh})
+    users, mails, assignment_ids = _wanted(fresh, requests)
+    view = await store.view(users, mails, assignment_ids)
+    recorder = Recorder(changes, now)
+    create = CreateHandler(recorder, view, requests)
+    lifecycle = LifecycleHandler(recorder, view, requests)
+    applied = iter([_apply(item, recorder, create, lifecycle, requests) for item in fresh])
+    await store.save(changes)
     # In input order, duplicates included, for the log lines and the metrics.
     outcomes = [
         _outcome(item, "duplicate") if index in duplicates else next(applied)
@@ -84,15 +103,10 @@ def _apply(
     try:
         if isinstance(item, Rejected):
             raise _Reject(item.reason)
-        data = item.data
-        if isinstance(data, CreateData):
-            create.handle(item, data)
-        elif isinstance(data, CancelData):
-            lifecycle.cancel(item, data)
-        elif isinstance(data, ReprocessData):
-            lifecycle.reprocess(item, data)
-        elif isinstance(data, DecideData):
-            lifecycle.decide(item, data)
+        if isinstance(item, TimerFired):
+            lifecycle.timer(item)
+        else:
+            _dispatch(item, create, lifecycle)
     except _Reject as reject:
         return _rejected(item, recorder, reject.reason, before)
     except DomainError as error:
@@ -102,15 +116,27 @@ def _apply(
             details=[ReasonDetail(target=d.path or None, message=d.message) for d in error.details],
         )
         return _rejected(item, recorder, reason, before)
-    recorder.processed(item.id, item.type, item.request_id, "handled")
+    kind = "fired" if isinstance(item, TimerFired) else "handled"
+    recorder.processed(item.id, item.type, item.request_id, kind)
     entered = [str(h.state) for h in recorder.changes.history[history_mark:]]
-    after = requests.get(item.request_id)
-    outcome = _outcome(item, "handled", before, after.request.state.value if after else None)
+    outcome = _outcome(item, kind, before, _state_of(requests, item.request_id))
     outcome.transitions = entered
     last = recorder.changes.history[-1] if entered else None
     if last is not None and last.reason:
         outcome.reason_code = str(last.reason.get("code"))
     return outcome
+
+
+def _dispatch(item: Command, create: CreateHandler, lifecycle: LifecycleHandler) -> None:
+    data = item.data
+    if isinstance(data, CreateData):
+        create.handle(item, data)
+    elif isinstance(data, CancelData):
+        lifecycle.cancel(item, data)
+    elif isinstance(data, ReprocessData):
+        lifecycle.reprocess(item, data)
+    elif isinstance(data, DecideData):
+        lifecycle.decide(item, data)
 
 
 class _Reject(Exception):  # noqa: N818 - internal control flow, not an error
@@ -125,6 +151,11 @@ def _rejected(
     outcome = _outcome(item, "rejected", before, before)
     outcome.reason_code = reason.code
     return outcome
+
+
+def _state_of(requests: dict[uuid.UUID, StoredRequest], request_id: uuid.UUID) -> str | None:
+    stored = requests.get(request_id)
+    return stored.request.state.value if stored else None
 
 
 def _outcome(
@@ -143,7 +174,7 @@ def _wanted(
     mails: set[str] = set()
     assignments: set[str] = set()
     for item in items:
-        if isinstance(item, Rejected):
+        if not isinstance(item, Command):
             continue
         data = item.data
         if isinstance(data, CreateData):
@@ -166,4 +197,4 @@ def _wanted(
     return users, mails, assignments
 
 
-__all__ = ["Outcome", "handle_batch", "states"]
+__all__ = ["Outcome", "handle_batch", "handle_due_timers", "states"]

@@ -9,12 +9,18 @@ from accessflow.domain.codes import ReasonCode
 from accessflow.domain.enums import RequestState
 from accessflow.domain.errors import DomainError, IllegalTransition
 from accessflow.domain.rules import Caller
-from accessflow.service.approvals import record_decision
+from accessflow.service.approvals import (
+    ESCALATION,
+    TIMEOUT,
+    current_stage,
+    record_decision,
+    stage_timers,
+)
 from accessflow.service.commands import CancelData, DecideData, ReprocessData
-from accessflow.service.fulfil import Fulfilment
+from accessflow.service.fulfil import SCHEDULED_START, Fulfilment
 from accessflow.service.ports import MutableView, StoredRequest
 from accessflow.service.recorder import Recorder
-from accessflow.service.types import Command
+from accessflow.service.types import Command, TimerFired
 
 S = RequestState
 
@@ -86,3 +92,35 @@ class LifecycleHandler:
             self.fulfil.close_if_done(stored)
         elif done:
             self.fulfil.proceed(stored, cmd)
+        else:  # the next stage is now in progress, with deadlines of its own
+            now = self.recorder.now
+            self.recorder.changes.timers.extend(stage_timers(stored.approval, stored.id, now))
+
+    def timer(self, fired: TimerFired) -> None:
+        """A due timer's effect, if the request is still where the timer expected it."""
+        stored = self.requests.get(fired.request_id)
+        if stored is None:
+            return
+        state = stored.request.state
+        if fired.kind == SCHEDULED_START and state is S.SCHEDULED:
+            self.recorder.move(stored, S.DELIVERING, fired.id, None)
+            self.fulfil.deliver(stored, fired)
+        elif fired.kind in (ESCALATION, TIMEOUT) and state is S.PENDING_APPROVAL:
+            self._approval_deadline(stored, fired)
+
+    def _approval_deadline(self, stored: StoredRequest, fired: TimerFired) -> None:
+        stage = current_stage(stored.approval) if stored.approval else None
+        if stage is None or stage["index"] != fired.payload.get("stage"):
+            return  # decided meanwhile: the deadline no longer applies
+        self.recorder.changes.requests[stored.id] = stored
+        if fired.kind == ESCALATION and not stage["escalated"]:
+            stage["escalated"] = True
+            self.recorder.restatus(stored, "PendingApprovalEscalated", fired.id, None)
+        elif fired.kind == TIMEOUT:
+            stage["status"] = "Expired"
+            reason = {
+                "code": ReasonCode.APPROVAL_TIMED_OUT.value,
+                "message": f"approval stage {stage['index'] + 1} was not decided in time",
+            }
+            self.recorder.move(stored, S.DENIED, fired.id, None, reason=reason)
+            self.fulfil.close_if_done(stored)

@@ -86,6 +86,27 @@ class Membership:
     user_id: str
 
 
+TIMER_NAMESPACE = uuid.UUID("9a7c3c1e-4b5d-5e6f-8a9b-0c1d2e3f4a5b")
+
+
+@dataclass(frozen=True, slots=True)
+class Timer:
+    """Something due at a moment: a scheduled start, an escalation, an automatic denial."""
+
+    id: uuid.UUID
+    kind: str
+    request_id: uuid.UUID
+    due_at: datetime
+    payload: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def make(
+        cls, kind: str, request_id: uuid.UUID, due_at: datetime, key: str = "", **payload: Any
+    ) -> Timer:
+        timer_id = uuid.uuid5(TIMER_NAMESPACE, f"{request_id}:{kind}:{key}")
+        return cls(timer_id, kind, request_id, due_at, payload)
+
+
 @dataclass
 class Changes:
     """Everything one batch writes, applied atomically by :meth:`BatchStore.save`."""
@@ -98,6 +119,8 @@ class Changes:
     grants: list[Grant] = field(default_factory=list)
     memberships_added: list[Membership] = field(default_factory=list)
     memberships_removed: list[Membership] = field(default_factory=list)
+    timers: list[Timer] = field(default_factory=list)
+    timers_fired: list[uuid.UUID] = field(default_factory=list)
 
     def __bool__(self) -> bool:
         return bool(self.processed or self.outbox)
@@ -133,6 +156,10 @@ class BatchStore(Protocol):
         ...
 
     async def save(self, changes: Changes) -> None: ...
+
+    async def claim_due_timers(self, now: datetime, limit: int) -> list[Timer]:
+        """Unfired timers due by ``now``, locked (others skip them) until the commit."""
+        ...
 
 
 class UnitOfWork(Protocol):

@@ -68,6 +68,16 @@ class Recorder:
         self.changes.requests[stored.id] = stored
         self._entered(stored, previous, reason, causation_id, traceparent)
 
+    def restatus(
+        self, stored: StoredRequest, status: str, causation_id: str, traceparent: str | None
+    ) -> None:
+        """A new status within the same state (an escalation): an event of its own."""
+        state = stored.request.state
+        stored.request = states.with_status(stored.request, status)
+        stored.sequence += 1
+        self.changes.requests[stored.id] = stored
+        self._entered(stored, state, None, causation_id, traceparent)
+
     def _entered(
         self,
         stored: StoredRequest,

@@ -39,4 +39,22 @@ class Rejected:
     timestamp_ms: int = 0
 
 
-Item = Command | Rejected
+TIMER_FIRED = "accessflow.timer.fired"
+
+
+@dataclass(frozen=True, slots=True)
+class TimerFired:
+    """A durable timer that came due; handled like a command (its id dedupes it)."""
+
+    id: str
+    request_id: uuid.UUID
+    kind: str
+    payload: dict[str, object]
+    type: str = TIMER_FIRED
+    traceparent: str | None = None
+    partition: int = -1
+    offset: int = -1
+    timestamp_ms: int = 0
+
+
+Item = Command | Rejected | TimerFired

@@ -19,6 +19,7 @@ from command_support import MEGAN, SALES, SALES_POLICY
 from accessflow.adapters.memory import InMemoryUnitOfWork
 from accessflow.entrypoints.observability import Health, Metrics
 from accessflow.entrypoints.processing import CommandProcessor
+from accessflow.service.commands import create_command
 from accessflow.service.ports import BatchStore, Changes
 
 TP = TopicPartition("accessflow.commands", 0)
@@ -37,26 +38,15 @@ class Record:
 
 
 def _create(target: str) -> dict[str, Any]:
-    rid = str(uuid.uuid4())
-    return {
-        "specversion": "1.0",
-        "id": str(uuid.uuid4()),
-        "source": "urn:test",
-        "type": "accessflow.assignmentRequest.create",
-        "subject": rid,
-        "data": {
-            "requestId": rid,
-            "requestor": {"objectId": target},
-            "request": {
-                "requestType": "userAdd",
-                "assignment": {
-                    "accessPackageId": SALES,
-                    "assignmentPolicyId": SALES_POLICY,
-                    "targetId": target,
-                },
-            },
+    body = {
+        "requestType": "userAdd",
+        "assignment": {
+            "accessPackageId": SALES,
+            "assignmentPolicyId": SALES_POLICY,
+            "targetId": target,
         },
     }
+    return create_command(target, body, source="urn:test")
 
 
 class FailingUnitOfWork:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -22,7 +23,7 @@ from accessflow.adapters.postgres.catalog_store import (
 from accessflow.adapters.postgres.pool import Conn
 from accessflow.adapters.postgres.view import load_view
 from accessflow.domain.models.requests import AccessPackageAssignmentRequest, to_graph
-from accessflow.service.ports import Changes, MutableView, StoredRequest
+from accessflow.service.ports import Changes, MutableView, StoredRequest, Timer
 
 
 class PgUnitOfWork:
@@ -127,11 +128,33 @@ class PgBatchStore:
                 ],
                 columns=["command_id", "command_type", "request_id", "outcome"],
             )
+        if changes.timers:
+            await conn.executemany(
+                "INSERT INTO timers (id, kind, request_id, due_at, payload) "
+                "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING",
+                [(t.id, t.kind, t.request_id, t.due_at, t.payload) for t in changes.timers],
+            )
+        if changes.timers_fired:
+            await conn.execute(
+                "UPDATE timers SET fired_at = now() WHERE id = ANY($1::uuid[])",
+                changes.timers_fired,
+            )
         if changes.outbox:
             await conn.executemany(
                 "INSERT INTO outbox (event_id, event_type, key, payload) VALUES ($1, $2, $3, $4)",
                 [(e.event_id, e.event_type, e.key, e.payload) for e in changes.outbox],
             )
+
+    async def claim_due_timers(self, now: datetime, limit: int) -> list[Timer]:
+        # SKIP LOCKED: several workers poll; each due timer goes to exactly one of them.
+        rows = await self._conn.fetch(
+            "SELECT id, kind, request_id, due_at, payload FROM timers "
+            "WHERE fired_at IS NULL AND due_at <= $1 ORDER BY due_at LIMIT $2 "
+            "FOR UPDATE SKIP LOCKED",
+            now,
+            limit,
+        )
+        return [Timer(r["id"], r["kind"], r["request_id"], r["due_at"], r["payload"]) for r in rows]
 
     async def _save_effects(self, changes: Changes) -> None:
         conn = self._conn

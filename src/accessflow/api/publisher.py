@@ -1,0 +1,134 @@
+"""Producing commands from the API: CloudEvents per the wire contract, acknowledged by Kafka
+(``acks=all``) before the HTTP answer, or a 503 with nothing left behind to be sent later.
+
+The producer is idempotent like every accessflow producer, with a short
+``request_timeout_ms``: aiokafka fails a batch that is not delivered within it, so a command
+the API answered 503 for cannot reach the topic afterwards (the one unavoidable exception: a
+broker that wrote it but whose acknowledgement was lost, which the idempotency key covers).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+
+from accessflow.adapters.kafka.options import client_options
+from accessflow.adapters.kafka.producer import CLOUDEVENTS_HEADERS
+from accessflow.api.errors import service_unavailable
+from accessflow.domain.models.base import format_utc
+from accessflow.logs import get_logger
+from accessflow.settings import Settings
+
+log = get_logger("accessflow.api")
+SOURCE = "urn:accessflow:api"
+_TRACEPARENT = re.compile(r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
+
+
+def valid_traceparent(value: str | None) -> str | None:
+    """The W3C ``traceparent`` to carry, or None (an invalid one is ignored, per W3C)."""
+    if value is None:
+        return None
+    value = value.strip().lower()
+    return value if _TRACEPARENT.match(value) and value[3:35] != "0" * 32 else None
+
+
+def command(
+    command_type: str, request_id: uuid.UUID, data: dict[str, Any], traceparent: str | None
+) -> dict[str, Any]:
+    """A command envelope (CloudEvents 1.0, structured JSON) with a fresh id."""
+    envelope: dict[str, Any] = {
+        "specversion": "1.0",
+        "id": str(uuid.uuid4()),
+        "source": SOURCE,
+        "type": command_type,
+        "subject": str(request_id),
+        "time": format_utc(datetime.now(UTC)),
+        "datacontenttype": "application/json",
+        "data": {"requestId": str(request_id), **data},
+    }
+    if traceparent is not None:
+        envelope["traceparent"] = traceparent
+    return envelope
+
+
+class Publisher:
+    """Owns the producer unless one was handed in; starts it lazily if Kafka was away."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        producer: AIOKafkaProducer | None = None,
+        *,
+        timeout_seconds: float = 10.0,
+    ) -> None:
+        self._settings = settings
+        self._producer = producer
+        self._owned = producer is None
+        self._started = producer is not None
+        self._timeout = timeout_seconds
+        self._lock = asyncio.Lock()
+
+    async def start(self) -> bool:
+        """Start the producer if needed; False (and a log line) when Kafka is unreachable."""
+        async with self._lock:
+            if self._started:
+                return True
+            producer = AIOKafkaProducer(
+                enable_idempotence=True,
+                linger_ms=0,
+                request_timeout_ms=int(self._timeout * 1000),
+                **client_options(self._settings),
+            )
+            try:
+                await asyncio.wait_for(producer.start(), self._timeout)
+            except (KafkaError, OSError, TimeoutError) as exc:
+                log.warning("api.kafka_unavailable", error=str(exc))
+                await producer.stop()
+                return False
+            self._producer, self._started = producer, True
+            return True
+
+    async def publish(self, envelope: dict[str, Any]) -> None:
+        """Produce and wait for ``acks=all``; a failure is a retriable 503 for the caller."""
+        if not await self.start() or self._producer is None:
+            raise service_unavailable("the command bus (Kafka) is unavailable; try again")
+        producer = self._producer
+        try:
+            # Bounded wait for metadata/buffer space only: nothing is queued until send returns.
+            future = await asyncio.wait_for(
+                producer.send(
+                    self._settings.commands_topic,
+                    orjson.dumps(envelope),
+                    key=envelope["subject"].encode(),
+                    headers=CLOUDEVENTS_HEADERS,
+                ),
+                self._timeout,
+            )
+            # Once queued, aiokafka fails the batch by itself after request_timeout_ms.
+            await future
+        except (KafkaError, OSError, TimeoutError) as exc:
+            log.warning("api.produce_failed", error=repr(exc), command_id=envelope["id"])
+            raise service_unavailable("Kafka did not acknowledge the command; try again") from None
+
+    async def ready(self) -> bool:
+        if not await self.start() or self._producer is None:
+            return False
+        try:
+            await asyncio.wait_for(
+                self._producer.partitions_for(self._settings.commands_topic), 5
+            )
+        except (KafkaError, OSError, TimeoutError):
+            return False
+        return True
+
+    async def close(self) -> None:
+        if self._owned and self._producer is not None:
+            await self._producer.stop()
+        self._producer, self._started = None, False

@@ -1,0 +1,106 @@
+"""Graph representations built from what the worker stored: requests (with ``$select`` and
+``$expand``), assignments, and approvals (``approval`` / ``approvalStage``, spec §4.8)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from accessflow.adapters.postgres.pool import Conn
+from accessflow.adapters.postgres.queries import RequestRow, get_assignments, get_catalog_objects
+from accessflow.api.auth import Principal
+from accessflow.domain.models.approvals import UNREVIEWED_ID, Approval, ApprovalStage, Identity
+from accessflow.domain.models.requests import to_graph
+
+#: Navigation properties: only present when asked for with ``$expand``.
+NAVIGATION = ("accessPackage", "assignment", "requestor")
+REQUEST_PROPERTIES = frozenset(
+    {
+        "id",
+        "requestType",
+        "state",
+        "status",
+        "createdDateTime",
+        "completedDateTime",
+        "justification",
+        "schedule",
+        "answers",
+        "customExtensionCalloutInstances",
+    }
+)
+
+
+def request_resource(
+    document: Mapping[str, Any],
+    select: Sequence[str] | None = None,
+    expanded: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    out = {k: v for k, v in document.items() if k not in NAVIGATION}
+    if select is not None:
+        out = {k: out.get(k) for k in select}
+    out.update(expanded or {})
+    return out
+
+
+async def expand_requests(
+    conn: Conn, rows: Sequence[RequestRow], expand: Iterable[str]
+) -> list[dict[str, Any]]:
+    """The navigation properties each row asked for, read in one query per kind."""
+    wanted = set(expand)
+    packages: dict[str, dict[str, Any]] = {}
+    assignments: dict[str, Any] = {}
+    if "accessPackage" in wanted:
+        ids = {r.access_package_id for r in rows if r.access_package_id}
+        packages = await get_catalog_objects(conn, "accessPackage", ids)
+    if "assignment" in wanted:
+        found = await get_assignments(conn, {r.assignment_id for r in rows if r.assignment_id})
+        assignments = {k: v.document for k, v in found.items()}
+    out = []
+    for row in rows:
+        extra: dict[str, Any] = {}
+        if "accessPackage" in wanted:
+            package_id = (row.access_package_id or "").lower()
+            extra["accessPackage"] = packages.get(package_id, row.document.get("accessPackage"))
+        if "assignment" in wanted:
+            assignment_id = (row.assignment_id or "").lower()
+            extra["assignment"] = assignments.get(assignment_id, row.document.get("assignment"))
+        if "requestor" in wanted:
+            extra["requestor"] = row.document.get("requestor")
+        out.append(extra)
+    return out
+
+
+def may_decide(stage: Mapping[str, Any], user: str) -> bool:
+    allowed = list(stage.get("approvers", []))
+    if stage.get("escalated"):
+        allowed += stage.get("escalationApprovers", [])
+    return user.casefold() in {a.casefold() for a in allowed}
+
+
+def is_named_approver(stage: Mapping[str, Any], user: str) -> bool:
+    named = [*stage.get("approvers", []), *stage.get("escalationApprovers", [])]
+    return user.casefold() in {a.casefold() for a in named}
+
+
+def approval_resource(row: RequestRow, caller: Principal) -> dict[str, Any]:
+    stages = (row.approval or {}).get("stages", [])
+    approval = Approval(
+        id=str(row.id), stages=[stage_resource(s, caller, len(stages)) for s in stages]
+    )
+    result: dict[str, Any] = to_graph(approval)
+    return result
+
+
+def stage_resource(stage: Mapping[str, Any], caller: Principal, count: int) -> ApprovalStage:
+    reviewer = stage.get("reviewedBy")
+    return ApprovalStage(
+        id=stage["id"],
+        assigned_to_me=may_decide(stage, caller.object_id)
+        and stage.get("reviewResult") == "NotReviewed",
+        display_name=f"Stage {int(stage.get('index', 0)) + 1} of {count}",
+        justification=stage.get("justification"),
+        reviewed_by=Identity(id=reviewer or UNREVIEWED_ID),
+        reviewed_date_time=stage.get("reviewedDateTime"),
+        review_result=stage.get("reviewResult", "NotReviewed"),
+        status=stage.get("status", "Initializing"),
+    )
