@@ -119,3 +119,34 @@ async def test_a_decided_stage_ignores_its_deadlines_and_the_next_gets_its_own(
     assert {o.to_state for o in fired} == {"pendingApproval"}  # stage 1's: no effect
     fired, _ = await handle_due_timers(harness.uow, later + timedelta(days=14, seconds=1))
     assert [(o.outcome, o.to_state) for o in fired] == [("fired", "denied")]
+
+
+async def test_an_assignment_expires_through_a_system_remove_request(harness: Harness) -> None:
+    """Sales reports lasts 90 days (the policy's expiration): at the end accessflow files a
+    systemRemove request of its own, which revokes the membership and expires the
+    assignment, with its own events; the expiry fires once."""
+    from command_support import SALES_GROUP, sales_for
+
+    outcomes, _ = await handle_batch([create("c1", rid(5), sales_for())], harness.uow, NOW)
+    assert outcomes[0].to_state == "delivered"
+    stored = await harness.probe.request(rid(5))
+    assert stored is not None
+    assignment_id = stored.assignment_id
+    assert MEGAN in await harness.probe.members_of(SALES_GROUP, source="accessflow")
+    early, _ = await handle_due_timers(harness.uow, NOW + timedelta(days=89))
+    assert early == []
+
+    fired, changes = await handle_due_timers(harness.uow, NOW + timedelta(days=90, seconds=1))
+    assert [(o.outcome, o.to_state) for o in fired] == [("fired", "delivered")]
+    removal = [h for h in changes.history if h.request_id != rid(5)]
+    assert [str(h.state) for h in removal] == ["submitted", "delivering", "delivered"]
+    removal_request = await harness.probe.request(removal[0].request_id)
+    assert removal_request is not None
+    assert removal_request.request.request_type.value == "systemRemove"
+    assignment = await harness.probe.assignment(assignment_id)
+    assert assignment is not None
+    assert assignment.state is not None
+    assert assignment.state.value == "expired"
+    assert MEGAN not in await harness.probe.members_of(SALES_GROUP, source="accessflow")
+    again, _ = await handle_due_timers(harness.uow, NOW + timedelta(days=200))
+    assert again == []

@@ -145,7 +145,9 @@ def authenticate(request: Request) -> Principal:
     if settings.auth_dev_unauthenticated:
         user = request.headers.get(DEV_USER_HEADER, "").strip()
         if user:
-            roles = frozenset(r.strip() for r in request.headers.get(DEV_ROLES_HEADER, "").split(","))
+            roles = frozenset(
+                r.strip() for r in request.headers.get(DEV_ROLES_HEADER, "").split(",")
+            )
             return Principal(user, roles - {""}, settings.auth_admin_role in roles)
     raise unauthenticated("a bearer token is required", invalid=False)
 

@@ -75,7 +75,10 @@ async def create_request(
             conn, caller.object_id, key, digest, request_id, envelope, resource
         )
     if not claimed:
-        return await _replay(ctx, caller, key, digest) or _in_flight(key)
+        replay = await _replay(ctx, caller, key, digest)
+        if replay is None:  # the claim was released between our insert and our read
+            raise _in_flight(key)
+        return replay
     return await _produce_claimed(ctx, caller, key, request_id, envelope, resource)
 
 

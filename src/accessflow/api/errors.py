@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import asyncpg
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -158,8 +159,7 @@ def domain_details(exc: DomainError) -> list[ErrorDetailBody]:
     if not exc.details:
         return [ErrorDetailBody(code=reason, message=exc.message)]
     return [
-        ErrorDetailBody(code=reason, message=d.message, target=d.path or None)
-        for d in exc.details
+        ErrorDetailBody(code=reason, message=d.message, target=d.path or None) for d in exc.details
     ]
 
 
@@ -204,8 +204,17 @@ async def _on_http_error(request: Request, exc: Exception) -> Response:
     return error_response(request.scope, status, message, [detail], headers=exc.headers)
 
 
+async def _on_unreachable(request: Request, exc: Exception) -> Response:
+    """PostgreSQL (or the network to it) is away: retriable, like Kafka being down."""
+    message = "the database is unavailable; try again"
+    detail = ErrorDetailBody(code=ReasonCode.RESOURCE_UNAVAILABLE.value, message=message)
+    return error_response(request.scope, 503, message, [detail])
+
+
 def install(app: FastAPI) -> None:
     """Register every handler: after this, no error leaves the app in another shape."""
+    for unreachable in (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError):
+        app.add_exception_handler(unreachable, _on_unreachable)
     app.add_exception_handler(DomainError, _on_domain_error)
     app.add_exception_handler(ApiError, _on_api_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)

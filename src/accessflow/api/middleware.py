@@ -23,7 +23,7 @@ log = get_logger("accessflow.api")
 _CLIENT_ID = re.compile(r"^[\x21-\x7e]{1,128}$")
 
 
-class BodyTooLarge(ApiError):
+class BodyTooLargeError(ApiError):
     def __init__(self, limit: int) -> None:
         super().__init__(413, "PayloadTooLarge", f"the request body is larger than {limit} bytes")
 
@@ -41,7 +41,9 @@ class RequestContext:
         state = scope.setdefault("state", {})
         state["request_id"] = str(uuid.uuid4())
         client_id = headers.get("client-request-id")
-        state["client_request_id"] = client_id if client_id and _CLIENT_ID.match(client_id) else None
+        state["client_request_id"] = (
+            client_id if client_id and _CLIENT_ID.match(client_id) else None
+        )
         echo = [(b"request-id", state["request_id"].encode())]
         if state["client_request_id"]:
             echo.append((b"client-request-id", state["client_request_id"].encode()))
@@ -83,7 +85,7 @@ class RequestContext:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
-                    raise BodyTooLarge(limit)
+                    raise BodyTooLargeError(limit)
             return message
 
         return counted

@@ -53,10 +53,11 @@ class CollectionSpec:
     select: frozenset[str] = frozenset()
     expand: frozenset[str] = frozenset()
     orderby: str | None = None
+    paged: bool = True
 
     @property
     def options(self) -> frozenset[str]:
-        names = {"$top", "$skiptoken"}
+        names = {"$top", "$skiptoken"} if self.paged else set()
         names |= {"$filter"} if self.fields else set()
         names |= {"$select"} if self.select else set()
         names |= {"$expand"} if self.expand else set()
@@ -96,7 +97,9 @@ def parse_options(spec: CollectionSpec, items: Sequence[tuple[str, str]]) -> Que
     return _parse(spec, raw, None)
 
 
-def _parse(spec: CollectionSpec, raw: dict[str, str], after: tuple[str, ...] | None) -> QueryOptions:
+def _parse(
+    spec: CollectionSpec, raw: dict[str, str], after: tuple[str, ...] | None
+) -> QueryOptions:
     return QueryOptions(
         filters=parse_filter(spec, raw["$filter"]) if "$filter" in raw else (),
         select=_parse_select(spec, raw["$select"]) if "$select" in raw else None,

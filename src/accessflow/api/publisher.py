@@ -121,9 +121,7 @@ class Publisher:
         if not await self.start() or self._producer is None:
             return False
         try:
-            await asyncio.wait_for(
-                self._producer.partitions_for(self._settings.commands_topic), 5
-            )
+            await asyncio.wait_for(self._producer.partitions_for(self._settings.commands_topic), 5)
         except (KafkaError, OSError, TimeoutError):
             return False
         return True

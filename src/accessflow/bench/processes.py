@@ -94,15 +94,28 @@ class Children:
             await asyncio.sleep(0.1)
 
     def profile(self, directory: Path, label: str) -> bool:
-        """Attach py-spy to every member (when it is installed): a flame graph each."""
+        """Attach py-spy to every member (when it is installed): one profile each, as
+        collapsed stacks (``flamegraph.pl`` and speedscope read them; so does ``grep``)."""
         spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
         if not Path(spy).exists():
             return False
         directory.mkdir(parents=True, exist_ok=True)
         for index, child in enumerate(self.members):
-            target = directory / f"{label}-{index}.svg"
+            target = directory / f"{label}-{index}.folded"
+            pid = str(child.proc.pid)
             child.profiler = subprocess.Popen(
-                [spy, "record", "--pid", str(child.proc.pid), "--rate", "200", "-o", str(target)],
+                [
+                    spy,
+                    "record",
+                    "--pid",
+                    pid,
+                    "--rate",
+                    "200",
+                    "--format",
+                    "raw",
+                    "-o",
+                    str(target),
+                ],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )

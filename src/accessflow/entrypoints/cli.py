@@ -142,6 +142,11 @@ from accessflow.entrypoints.cli_ops import dlq, events  # noqa: E402
 
 main.add_command(dlq)
 main.add_command(events)
+
+from accessflow.api.cli import api, token  # noqa: E402
+
+main.add_command(api)
+main.add_command(token)
 from accessflow.bench.cli import bench  # noqa: E402
 
 main.add_command(bench)

@@ -12,6 +12,7 @@ from accessflow.domain.models.requests import AccessPackageAssignment
 from accessflow.domain.rules import start_state
 from accessflow.domain.states import OPEN_STATES
 from accessflow.service.delivery import assignment_id_for, grant_all, revoke_all
+from accessflow.service.expiry import expiry_timer
 from accessflow.service.ports import MutableView, StoredRequest, Timer
 from accessflow.service.recorder import Recorder
 from accessflow.service.types import Command, TimerFired
@@ -81,7 +82,7 @@ class Fulfilment:
             access_package_id=package.id,
             assignment_policy_id=body_assignment.policy_ref,
         )
-        self._put(assignment)
+        self._put(assignment, stored)
         stored.assignment_id = str(assignment_id)
         return result.state, result.reason()
 
@@ -105,13 +106,14 @@ class Fulfilment:
                     "status": "Expired",
                     "expired_date_time": self.now,
                 }
-            )
+            ),
+            stored,
         )
 
     def _update(self, stored: StoredRequest) -> None:
         existing = self.view.assignment(stored.assignment_id or "")
         if existing is not None and stored.request.schedule is not None:
-            self._put(existing.model_copy(update={"schedule": stored.request.schedule}))
+            self._put(existing.model_copy(update={"schedule": stored.request.schedule}), stored)
 
     def _schedule(self, stored: StoredRequest) -> EntitlementManagementSchedule:
         requested = stored.request.schedule
@@ -123,7 +125,11 @@ class Fulfilment:
             start_date_time=self.now, expiration=policy.expiration if policy else None
         )
 
-    def _put(self, assignment: AccessPackageAssignment) -> None:
+    def _put(self, assignment: AccessPackageAssignment, cause: StoredRequest) -> None:
         assert assignment.id is not None
         self.recorder.changes.assignments[assignment.id] = assignment
         self.view.put_assignment(assignment)
+        if assignment.is_live:
+            timer = expiry_timer(assignment, cause.id)
+            if timer is not None:
+                self.recorder.changes.timers.append(timer)

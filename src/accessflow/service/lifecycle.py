@@ -17,6 +17,7 @@ from accessflow.service.approvals import (
     stage_timers,
 )
 from accessflow.service.commands import CancelData, DecideData, ReprocessData
+from accessflow.service.expiry import EXPIRY, removal_request
 from accessflow.service.fulfil import SCHEDULED_START, Fulfilment
 from accessflow.service.ports import MutableView, StoredRequest
 from accessflow.service.recorder import Recorder
@@ -31,6 +32,7 @@ class LifecycleHandler:
     ) -> None:
         self.recorder = recorder
         self.requests = requests
+        self.view = view
         self.fulfil = Fulfilment(recorder, view)
 
     def _existing(self, cmd: Command) -> StoredRequest:
@@ -107,6 +109,21 @@ class LifecycleHandler:
             self.fulfil.deliver(stored, fired)
         elif fired.kind in (ESCALATION, TIMEOUT) and state is S.PENDING_APPROVAL:
             self._approval_deadline(stored, fired)
+        elif fired.kind == EXPIRY:
+            self._expire(fired)
+
+    def _expire(self, fired: TimerFired) -> None:
+        assignment = self.view.assignment(str(fired.payload.get("assignmentId", "")))
+        if assignment is None:
+            return
+        package = self.view.package(assignment.access_package_id or "")
+        removal = removal_request(fired, assignment, package, self.requests, self.recorder.now)
+        if removal is None:
+            return
+        self.requests[removal.id] = removal
+        self.recorder.created(removal, fired.id, None)
+        self.recorder.move(removal, S.DELIVERING, fired.id, None)
+        self.fulfil.deliver(removal, fired)
 
     def _approval_deadline(self, stored: StoredRequest, fired: TimerFired) -> None:
         stage = current_stage(stored.approval) if stored.approval else None

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+import asyncpg
+
 from accessflow.adapters.postgres.pool import Conn
 
 Scope = Literal["visible", "target", "createdBy", "approver"]
@@ -139,7 +141,7 @@ def _page_sql(
     return sql, arg.values
 
 
-def _request(row: Mapping[str, Any]) -> RequestRow:
+def _request(row: asyncpg.Record) -> RequestRow:
     return RequestRow(**dict(row))
 
 

@@ -1,0 +1,142 @@
+"""The FastAPI application: Graph v1.0 paths under ``/v1.0/identityGovernance/
+entitlementManagement/``, health endpoints, and the OpenAPI document.
+
+``create_app`` builds everything from settings; its lifespan opens the asyncpg pool and the
+idempotent producer and closes them in reverse. Tests may hand in their own pool or producer,
+which the app then uses without owning.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
+
+import asyncpg
+from aiokafka import AIOKafkaProducer
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+
+from accessflow import __version__
+from accessflow.adapters.postgres.pool import create_pool
+from accessflow.adapters.postgres.store import PgUnitOfWork
+from accessflow.api import errors, routes_actions, routes_catalog, routes_requests
+from accessflow.api.auth import TokenVerifier
+from accessflow.api.deps import ApiContext, Context
+from accessflow.api.middleware import RequestContext
+from accessflow.api.publisher import Publisher
+from accessflow.api.schemas import Health
+from accessflow.logs import get_logger
+from accessflow.settings import Settings
+
+log = get_logger("accessflow.api")
+
+
+def create_app(
+    settings: Settings,
+    *,
+    producer: AIOKafkaProducer | None = None,
+    pool: asyncpg.Pool | None = None,
+    produce_timeout_seconds: float = 10.0,
+) -> FastAPI:
+    verifier = TokenVerifier(settings)
+    context = ApiContext(
+        settings=settings,
+        verifier=verifier,
+        publisher=Publisher(settings, producer, timeout_seconds=produce_timeout_seconds),
+        pool=pool,
+        uow=PgUnitOfWork(pool) if pool is not None else None,
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            if context.pool is None:
+                own_pool = await create_pool(settings)
+                stack.push_async_callback(own_pool.close)
+                context.pool, context.uow = own_pool, PgUnitOfWork(own_pool)
+            stack.push_async_callback(context.publisher.close)
+            # Kafka may be away at start: POSTs then answer 503 until it is back.
+            await context.publisher.start()
+            if not verifier.configured and not settings.auth_dev_unauthenticated:
+                log.warning("api.no_auth_keys", hint="every request will be refused with 401")
+            log.info("api.started", host=settings.api_host, port=settings.api_port)
+            yield
+            if pool is None:
+                context.pool = None
+
+    app = FastAPI(
+        title="accessflow",
+        version=__version__,
+        description="Microsoft Graph v1.0 entitlement management assignment requests, "
+        "processed by an event-driven worker on Kafka and PostgreSQL.",
+        lifespan=lifespan,
+    )
+    app.state.context = context
+    app.state.settings = settings
+    app.state.verifier = verifier
+    errors.install(app)
+    app.add_middleware(RequestContext, max_body_bytes=settings.api_max_body_bytes)
+    app.include_router(routes_requests.router)
+    app.include_router(routes_actions.router)
+    app.include_router(routes_catalog.router)
+    _health_routes(app)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _health_routes(app: FastAPI) -> None:
+    @app.get("/healthz", response_model=Health, tags=["health"], summary="Liveness")
+    async def healthz() -> Health:
+        return Health(status="ok")
+
+    @app.get(
+        "/readyz",
+        response_model=Health,
+        responses={503: {"model": Health, "description": "A dependency is unreachable"}},
+        tags=["health"],
+        summary="Readiness: PostgreSQL and Kafka reachable",
+    )
+    async def readyz(ctx: Context) -> JSONResponse:
+        checks = {"database": await _database_ok(ctx), "kafka": await ctx.publisher.ready()}
+        ok = all(checks.values())
+        body = Health(status="ok" if ok else "unavailable", checks=checks)
+        return JSONResponse(body.model_dump(), status_code=200 if ok else 503)
+
+
+async def _database_ok(ctx: ApiContext) -> bool:
+    try:
+        async with asyncio.timeout(5):
+            async with ctx.db.acquire() as conn:
+                await conn.fetchval("SELECT 1")
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
+        return False
+    return True
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's document, with the create body's schemas and without the 422 responses
+    that cannot happen (validation errors are answered 400 in Graph's shape)."""
+    if app.openapi_schema is not None:
+        return app.openapi_schema
+    document = get_openapi(
+        title=app.title,
+        version=app.version,
+        description=app.description,
+        routes=app.routes,
+    )
+    components = document.setdefault("components", {}).setdefault("schemas", {})
+    components.update(routes_requests.CREATE_DEFINITIONS)
+    for name in ("HTTPValidationError", "ValidationError"):
+        components.pop(name, None)
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
+            operation.get("responses", {}).pop("422", None)
+    document["components"]["securitySchemes"] = {
+        "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    }
+    document["security"] = [{"bearer": []}]
+    app.openapi_schema = document
+    return document

@@ -1,0 +1,64 @@
+"""``accessflow api`` (serve the HTTP API with uvicorn) and ``accessflow token`` (mint a
+development bearer token from ``ACCESSFLOW_AUTH_HS256_SECRET``)."""
+
+from __future__ import annotations
+
+import click
+
+from accessflow.settings import Settings
+
+
+def _settings(ctx: click.Context) -> Settings:
+    from accessflow.entrypoints.cli import _settings as settings_of
+
+    return settings_of(ctx)
+
+
+@click.command()
+@click.option("--host", default=None, help="Listen address [default: ACCESSFLOW_API_HOST].")
+@click.option("--port", type=int, default=None, help="Port [default: ACCESSFLOW_API_PORT].")
+@click.pass_context
+def api(ctx: click.Context, host: str | None, port: int | None) -> None:
+    """Serve the Graph-compatible HTTP API (/v1.0/identityGovernance/entitlementManagement/…)."""
+    import uvicorn
+
+    from accessflow.api.app import create_app
+    from accessflow.api.auth import AuthConfigError
+
+    settings = _settings(ctx)
+    try:
+        app = create_app(settings)
+    except AuthConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    # log_config=None: logging is already configured (structlog), uvicorn's goes through it.
+    uvicorn.run(
+        app,
+        host=host or settings.api_host,
+        port=settings.api_port if port is None else port,
+        log_config=None,
+        proxy_headers=True,
+    )
+
+
+@click.command()
+@click.option("--user", required=True, help="The caller's object id (the oid and sub claims).")
+@click.option("--role", "roles", multiple=True, help="A role claim; repeat for several.")
+@click.option(
+    "--ttl",
+    type=click.IntRange(min=1),
+    default=3600,
+    show_default=True,
+    help="Lifetime in seconds.",
+)
+@click.option("--admin", is_flag=True, help="Add the admin role (ACCESSFLOW_AUTH_ADMIN_ROLE).")
+@click.pass_context
+def token(ctx: click.Context, user: str, roles: tuple[str, ...], ttl: int, admin: bool) -> None:
+    """Print a development bearer token signed with ACCESSFLOW_AUTH_HS256_SECRET."""
+    from accessflow.api.auth import AuthConfigError, mint_token
+
+    settings = _settings(ctx)
+    wanted = [*roles, settings.auth_admin_role] if admin else list(roles)
+    try:
+        click.echo(mint_token(settings, user, wanted, ttl))
+    except AuthConfigError as exc:
+        raise click.ClickException(str(exc)) from None

@@ -1,0 +1,96 @@
+"""``accessflow bench`` in miniature, so the benchmark never rots: every phase runs against the
+suite's backend, every request is delivered and the JSON report has every figure. No timing
+is asserted; the figures of a few hundred requests mean nothing."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import asyncpg
+import orjson
+from aiokafka.admin import AIOKafkaAdminClient
+
+from accessflow.settings import Settings
+
+REQUESTS = 300
+
+
+def _run_bench(env: dict[str, str], out: Path) -> subprocess.CompletedProcess[str]:
+    args = ["--requests", str(REQUESTS), "--rate", "200", "--catalog-users", "500"]
+    args += ["--naive-requests", "100", "--latency-seconds", "2", "--json", str(out)]
+    return subprocess.run(
+        [sys.executable, "-m", "accessflow.entrypoints.cli", "bench", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+
+
+async def _leftovers(settings: Settings, tag: str) -> tuple[list[str], list[str]]:
+    conn = await asyncpg.connect(settings.dsn)
+    try:
+        rows = await conn.fetch(
+            "SELECT nspname FROM pg_namespace WHERE nspname LIKE $1", f"bench\\_{tag}\\_%"
+        )
+    finally:
+        await conn.close()
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        topics = [t for t in await admin.list_topics() if t.startswith(f"bench.{tag}.")]
+    finally:
+        await admin.close()
+    return [row["nspname"] for row in rows], topics
+
+
+async def test_bench_delivers_every_request_reports_every_figure_and_cleans_up(
+    settings: Settings, subprocess_env: dict[str, str], tmp_path: Path
+) -> None:
+    """A small bench exits 0, prints its table, writes a complete JSON report in which every
+    phase delivered every request, and leaves no schema or topic behind."""
+    out = tmp_path / "bench.json"
+    result = _run_bench(subprocess_env, out)
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert "accessflow worker" in result.stdout
+    assert "vs naive" in result.stdout
+
+    doc = orjson.loads(out.read_bytes())
+    assert doc["n"] == REQUESTS
+    for key in ("python", "aiokafka", "asyncpg", "pydantic", "kafka", "postgresql", "cores"):
+        assert doc["machine"][key], key
+    phases = {
+        "throughput": (doc["throughput"], REQUESTS),
+        "raw pipe": (doc["baselines"]["raw_pipe"], REQUESTS),
+        "naive": (doc["baselines"]["naive"], 100),
+    }
+    for name, (phase, expected) in phases.items():
+        assert phase["requests"] == expected, name
+        assert phase["delivered"] == expected, name
+        assert phase["seconds"] > 0, name
+        assert phase["requests_per_s"] > 0, name
+        assert phase["peak_rss_mib"] > 0, name
+    # Three events per request (submitted, delivering, delivered); one per raw-pipe command.
+    assert doc["throughput"]["events"] == 3 * REQUESTS
+    assert doc["baselines"]["raw_pipe"]["events"] == REQUESTS
+    assert doc["throughput"]["latency"]["count"] == REQUESTS
+
+    [rate] = doc["latency"]
+    assert rate["offered_rate"] == 200
+    assert rate["delivered"] == rate["requests"] == REQUESTS  # min(--requests, 200/s × 2 s)
+    figures = [rate["latency"][k] for k in ("p50_ms", "p95_ms", "p99_ms", "max_ms")]
+    assert 0 < figures[0] <= figures[1] <= figures[2] <= figures[3]
+
+    assert doc["ratios"]["vs_naive"] > 0
+    assert doc["ratios"]["vs_raw_pipe"] > 0
+    assert doc["catalog_apply"]["users"] == 500
+    assert doc["peak_worker_rss_mib"] > 0
+    assert set(doc["targets"]) == {
+        "vs_naive_at_least_10",
+        "requests_per_s_at_least_3000",
+        "p99_under_250_ms_at_500_per_s",
+    }
+
+    assert await _leftovers(settings, doc["tag"]) == ([], [])
