@@ -45,7 +45,7 @@ typecheck: install ## mypy --strict on src/
 	$(BIN)/mypy
 
 diagram: install ## Regenerate the state diagram in README.md and docs/ from the transition table
-	$(BIN)/python -m accessflow.domain.diagram README.md docs/domain.md
+	$(BIN)/python -m accessflow.domain.diagram README.md docs/domain.md docs/lifecycle.md
 
 schemas: install ## Regenerate docs/schemas/ (the wire contract's JSON Schemas) from the models
 	$(BIN)/accessflow schemas docs/schemas

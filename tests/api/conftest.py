@@ -6,80 +6,41 @@ from ``tests/e2e/conftest.py``."""
 from __future__ import annotations
 
 import importlib.util
-import uuid
+import sys
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
-import orjson
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from fastapi import FastAPI
+from pydantic import SecretStr
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from api_support import ADMIN_ROLE, CATALOG, ROOT, SECRET, Api
 
 from accessflow import bootstrap
 from accessflow.adapters.postgres.catalog_store import apply_catalog
 from accessflow.adapters.postgres.pool import connect
 from accessflow.api import create_app
-from accessflow.api.auth import mint_token
 from accessflow.domain.catalog_file import read_catalog_file
 from accessflow.settings import Settings
 
-ROOT = Path(__file__).resolve().parents[2]
-CATALOG = ROOT / "examples" / "catalog.yaml"
-GRAPH_EXAMPLES = ROOT / "tests" / "fixtures" / "graph_create"
-SECRET = "test-secret-that-is-long-enough-for-hs256"
-BASE = "/v1.0/identityGovernance/entitlementManagement"
-REQUESTS = f"{BASE}/assignmentRequests"
-
-# Users, packages, policies and assignments of examples/catalog.yaml.
-PATTI = "0f6cc311-4e6f-47f2-a8a9-e45bdaae57f6"
-ALEX = "44da820a-dfee-4709-88d8-4e365feb9c00"
-MEGAN = "46184453-e63b-4f20-86c2-a3a00ff7e1f3"
-KAYO = "46184453-e63b-4f20-86c2-c557ed5d5df9"
-LEE = "0460f89a-f623-43bb-bcf3-8c348a8d3cc0"
-IDRIS = "21aceaba-fe13-4e3b-aa8c-4c588d5e7387"
-ISAIAH = "adb28321-32e5-4571-a1c7-4adfad6b2db3"
-NESTOR = "1108e79f-4f6f-4a9e-8944-35d12ce867ad"
-JORDAN = "cdb02fd0-01ec-4bf4-896b-b8b30b5d74c5"
-SALES = "a914b616-e04e-476b-aa37-91038f0b165b"
-SALES_POLICY = "2264bf65-76ba-417b-a27d-54d291f0cbc8"
-FINANCE = "977c7ff4-ef8f-4910-9d31-49048ddf3120"
-FINANCE_POLICY = "3d904b06-ff76-4b98-a54c-52445dd7ea48"
-FALCON = "5b98f958-0dea-4a5b-836e-109dccbd530c"
-FALCON_POLICY = "c5f7847f-83a8-4315-a754-d94a6f39b875"
-SALES_ASSIGNMENT = "a6bb6942-3ae1-4259-9908-0133aaee9377"  # Megan, Sales reports
-FINANCE_ASSIGNMENT = "44c741c1-2cf4-40db-83b6-e0112f8e5a83"  # Megan, Finance data
-FALCON_ASSIGNMENT = "329f8dac-8062-4c1b-a9b8-39b7132f9bff"  # Kayo, Project Falcon
-ADMIN_ROLE = "EntitlementManagement.Admin"
-
 _E2E = importlib.util.spec_from_file_location("e2e_conftest", ROOT / "tests/e2e/conftest.py")
-assert _E2E is not None and _E2E.loader is not None
+assert _E2E is not None
+assert _E2E.loader is not None
 _e2e_module = importlib.util.module_from_spec(_E2E)
+sys.modules[_E2E.name] = _e2e_module  # its dataclasses look their module up by name
 _E2E.loader.exec_module(_e2e_module)
-e2e = _e2e_module.e2e  # the fixture: a real worker, as users run it
-
-
-def sales_body(target: str | None = None, **extra: Any) -> dict[str, Any]:
-    assignment: dict[str, Any] = {"accessPackageId": SALES, "assignmentPolicyId": SALES_POLICY}
-    if target is not None:
-        assignment["targetId"] = target
-    return {"requestType": "userAdd", "assignment": assignment, **extra}
+e2e = _e2e_module.e2e  # the fixture: accessflow's own processes against this test's stack
 
 
 @pytest.fixture
 def api_settings(settings: Settings) -> Settings:
     return settings.model_copy(
-        update={"auth_hs256_secret": _secret(SECRET), "auth_admin_role": ADMIN_ROLE}
+        update={"auth_hs256_secret": SecretStr(SECRET), "auth_admin_role": ADMIN_ROLE}
     )
-
-
-def _secret(value: str) -> Any:
-    from pydantic import SecretStr
-
-    return SecretStr(value)
 
 
 @pytest.fixture
@@ -94,49 +55,21 @@ async def prepared(api_settings: Settings) -> Settings:
     return api_settings
 
 
-@dataclass
-class Api:
-    app: FastAPI
-    client: httpx.AsyncClient
-    settings: Settings
-
-    def auth(self, user: str, *, admin: bool = False, **headers: str) -> dict[str, str]:
-        token = mint_token(self.settings, user, [ADMIN_ROLE] if admin else [])
-        return {"Authorization": f"Bearer {token}", **headers}
-
-    async def post(self, path: str, body: Any, user: str, **kw: Any) -> httpx.Response:
-        headers = self.auth(user, admin=kw.pop("admin", False), **kw.pop("headers", {}))
-        return await self.client.post(path, json=body, headers=headers, **kw)
-
-    async def get(self, path: str, user: str, **kw: Any) -> httpx.Response:
-        headers = self.auth(user, admin=kw.pop("admin", False), **kw.pop("headers", {}))
-        return await self.client.get(path, headers=headers, **kw)
-
-    async def sql(self, query: str, *args: Any) -> list[asyncpg.Record]:
-        conn = await connect(self.settings)
-        try:
-            return list(await conn.fetch(query, *args))
-        finally:
-            await conn.close()
-
-    async def commands(self) -> list[dict[str, Any]]:
-        return await read_topic(self.settings, self.settings.commands_topic)
-
-
 @pytest.fixture
 def make_api(prepared: Settings) -> Callable[..., Any]:
-    """``async with make_api(**setting_overrides, producer=…) as api``."""
-    from contextlib import asynccontextmanager
+    """``async with make_api(**setting_overrides, producer=…) as api``: a started app."""
 
     @asynccontextmanager
     async def start(**overrides: Any) -> AsyncIterator[Api]:
-        options = {k: overrides.pop(k) for k in ("producer", "produce_timeout_seconds") if k in overrides}
+        options = {
+            k: overrides.pop(k) for k in ("producer", "produce_timeout_seconds") if k in overrides
+        }
         settings = prepared.model_copy(update=overrides)
         app = create_app(settings, **options)
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-                yield Api(app, client, settings)
+            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+                yield Api(app, c, settings)
 
     return start
 
@@ -145,34 +78,3 @@ def make_api(prepared: Settings) -> Callable[..., Any]:
 async def api(make_api: Callable[..., Any]) -> AsyncIterator[Api]:
     async with make_api() as started:
         yield started
-
-
-async def read_topic(settings: Settings, topic: str) -> list[dict[str, Any]]:
-    """Every record of ``topic`` as (decoded) JSON, from the beginning to its current end."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False
-    )
-    await consumer.start()
-    try:
-        partitions = [TopicPartition(topic, p) for p in await consumer.partitions_for_topic(topic) or []] if False else [
-            TopicPartition(topic, p) for p in (consumer.partitions_for_topic(topic) or await _partitions(consumer, topic))
-        ]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
-        records: list[Any] = []
-        while any([await consumer.position(tp) < end for tp, end in ends.items()]):
-            batch = await consumer.getmany(timeout_ms=1000)
-            records.extend(r for rs in batch.values() for r in rs)
-        return [orjson.loads(r.value) for r in records]
-    finally:
-        await consumer.stop()
-
-
-async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
-    await consumer._client.force_metadata_update()
-    return consumer.partitions_for_topic(topic) or set()
-
-
-def new_id() -> str:
-    return str(uuid.uuid4())
