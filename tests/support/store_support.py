@@ -17,11 +17,15 @@ from accessflow.adapters.memory import InMemoryBatchStore, InMemoryUnitOfWork, I
 from accessflow.adapters.postgres import pool
 from accessflow.adapters.postgres.catalog_store import apply_catalog
 from accessflow.adapters.postgres.migrate import migrate
-from accessflow.adapters.postgres.store import PgBatchStore, PgUnitOfWork
+from accessflow.adapters.postgres.store import (
+    REQUEST_COLUMNS,
+    PgBatchStore,
+    PgUnitOfWork,
+    stored_request,
+)
 from accessflow.domain.catalog import Catalog
 from accessflow.domain.models.requests import (
     AccessPackageAssignment,
-    AccessPackageAssignmentRequest,
 )
 from accessflow.service.ports import (
     Grant,
@@ -86,21 +90,9 @@ class PgProbe:
 
     async def request(self, request_id: uuid.UUID) -> StoredRequest | None:
         row = await self.db.fetchrow(
-            "SELECT document, sequence, target_id, access_package_id, requestor_id, "
-            "assignment_id, approval FROM assignment_requests WHERE id = $1",
-            request_id,
+            f"SELECT {REQUEST_COLUMNS} FROM assignment_requests WHERE id = $1", request_id
         )
-        if row is None:
-            return None
-        return StoredRequest(
-            request=AccessPackageAssignmentRequest.model_validate(row["document"]),
-            sequence=row["sequence"],
-            target_id=row["target_id"],
-            access_package_id=row["access_package_id"],
-            requestor_id=row["requestor_id"],
-            assignment_id=row["assignment_id"],
-            approval=row["approval"],
-        )
+        return None if row is None else stored_request(row)
 
     async def history_of(self, request_id: uuid.UUID) -> list[HistoryEntry]:
         rows = await self.db.fetch(

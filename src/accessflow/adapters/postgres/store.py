@@ -61,23 +61,11 @@ class PgBatchStore:
         if not request_ids:
             return {}
         rows = await self._conn.fetch(
-            "SELECT id, document, sequence, target_id, access_package_id, requestor_id, "
-            "assignment_id, approval FROM assignment_requests WHERE id = ANY($1::uuid[]) "
+            f"SELECT id, {REQUEST_COLUMNS} FROM assignment_requests WHERE id = ANY($1::uuid[]) "
             "ORDER BY id FOR UPDATE",  # a fixed lock order: two batches cannot deadlock
             sorted(request_ids),
         )
-        return {
-            row["id"]: StoredRequest(
-                request=AccessPackageAssignmentRequest.model_validate(row["document"]),
-                sequence=row["sequence"],
-                target_id=row["target_id"],
-                access_package_id=row["access_package_id"],
-                requestor_id=row["requestor_id"],
-                assignment_id=row["assignment_id"],
-                approval=row["approval"],
-            )
-            for row in rows
-        }
+        return {row["id"]: stored_request(row) for row in rows}
 
     async def view(
         self, user_ids: Collection[str], mails: Collection[str], assignment_ids: Collection[str]
@@ -201,6 +189,25 @@ class PgBatchStore:
                 "AND source = 'accessflow'",
                 [(m.group_id.lower(), m.user_id.lower()) for m in changes.memberships_removed],
             )
+
+
+#: The columns :func:`stored_request` reads.
+REQUEST_COLUMNS = (
+    "document, sequence, target_id, access_package_id, requestor_id, assignment_id, approval"
+)
+
+
+def stored_request(row: asyncpg.Record) -> StoredRequest:
+    """A request row (at least :data:`REQUEST_COLUMNS`) as the handlers hold it."""
+    return StoredRequest(
+        request=AccessPackageAssignmentRequest.model_validate(row["document"]),
+        sequence=row["sequence"],
+        target_id=row["target_id"],
+        access_package_id=row["access_package_id"],
+        requestor_id=row["requestor_id"],
+        assignment_id=row["assignment_id"],
+        approval=row["approval"],
+    )
 
 
 def _request_row(stored: StoredRequest) -> tuple[Any, ...]:
