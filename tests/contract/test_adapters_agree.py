@@ -137,5 +137,6 @@ async def test_both_adapters_record_the_same_scenario_identically(
         "x2": "CanceledByRequestor",
         "x3": "IllegalTransition",
     }
-    # 20 state changes (c1 3, c2 2, c3 2, c4 3, d2 2, c5 2, c6 3, c7 2, x2 1) + 5 rejections.
-    assert len(memory["outbox"]) == 25
+    # 20 state changes (c1 3, c2 2, c3 2, c4 3, d2 2, c5 2, c6 3, c7 2, x2 1) + 5 rejections
+    # + 4 assignment events (c1, c4 and c6 delivered one each; c6's removal expired one).
+    assert len(memory["outbox"]) == 29

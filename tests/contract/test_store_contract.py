@@ -62,8 +62,9 @@ def summary(outcomes: Sequence[Outcome]) -> list[tuple[str, str, str | None]]:
 
 
 async def test_auto_approved_create_is_delivered_with_three_events(harness: Harness) -> None:
-    """Submitted → delivering → delivered: three history rows (1..3), three outbox events
-    with deterministic ids, an assignment, a grant and the delivered group membership."""
+    """Submitted → delivering → delivered: three history rows (1..3), three state-change
+    events and the assignment's event, with deterministic ids, an assignment, a grant and
+    the delivered group membership."""
     outcomes, _ = await run(harness, create("c1", rid(1), sales_for()))
     assert summary(outcomes) == [("c1", "handled", None)]
     history = await harness.probe.history_of(rid(1))
@@ -72,9 +73,13 @@ async def test_auto_approved_create_is_delivered_with_three_events(harness: Harn
         (2, "delivering"),
         (3, "delivered"),
     ]
-    events = await harness.probe.outbox_events()
+    everything = await harness.probe.outbox_events()
+    assert [e.event_type for e in everything] == [STATE_CHANGED] * 2 + [
+        "accessflow.assignment.stateChanged",
+        STATE_CHANGED,
+    ]
+    events = [e for e in everything if e.event_type == STATE_CHANGED]
     assert [e.event_id for e in events] == [state_changed_event_id(rid(1), n) for n in (1, 2, 3)]
-    assert {e.event_type for e in events} == {STATE_CHANGED}
     assert [payload(e.payload)["data"]["sequence"] for e in events] == [1, 2, 3]
     assignment_id = str(assignment_id_for(rid(1)))
     stored = await harness.probe.request(rid(1))
@@ -97,7 +102,7 @@ async def test_a_command_id_twice_in_one_batch_has_one_effect(harness: Harness) 
     # Outcomes list duplicates first (they are known before the batch is decided).
     assert sorted(summary(outcomes)) == [("c1", "duplicate", None), ("c1", "handled", None)]
     assert len(await harness.probe.history_of(rid(1))) == 3
-    assert len(await harness.probe.outbox_events()) == 3
+    assert len(await harness.probe.outbox_events()) == 4  # 3 state changes + the assignment's
 
 
 async def test_a_command_redelivered_in_a_later_batch_has_one_effect(harness: Harness) -> None:
@@ -107,7 +112,7 @@ async def test_a_command_redelivered_in_a_later_batch_has_one_effect(harness: Ha
     assert summary(outcomes) == [("c1", "duplicate", None)]
     assert not changes
     assert len(await harness.probe.history_of(rid(1))) == 3
-    assert len(await harness.probe.outbox_events()) == 3
+    assert len(await harness.probe.outbox_events()) == 4  # 3 state changes + the assignment's
 
 
 async def test_a_batch_that_fails_after_saving_leaves_no_trace(

@@ -38,7 +38,10 @@ async def test_sigkill_mid_stream_loses_and_duplicates_nothing(e2e) -> None:
     killed = []
     while len(killed) < KILLS or not producing.done():
         worker = e2e.start_worker(env=identity)
-        await asyncio.sleep(rng.uniform(1.0, 3.0))
+        # Kill at a random moment once the worker is really working (however loaded the
+        # machine is): mid-batch, mid-commit or mid-publish.
+        await _handling(worker)
+        await asyncio.sleep(rng.uniform(0.0, 1.5))
         worker.kill9()
         killed.append(worker)
     await producing
@@ -64,7 +67,10 @@ async def test_sigkill_mid_stream_loses_and_duplicates_nothing(e2e) -> None:
 
     ids: dict[tuple[str, int], set[str]] = defaultdict(set)
     first_seen: dict[str, list[int]] = defaultdict(list)
-    for event in await e2e.events():
+    request_events = [
+        e for e in await e2e.events() if e["type"] == "accessflow.assignmentRequest.stateChanged"
+    ]
+    for event in request_events:
         key = (event["subject"], event["data"]["sequence"])
         if key not in ids:
             first_seen[event["subject"]].append(event["data"]["sequence"])
@@ -73,3 +79,12 @@ async def test_sigkill_mid_stream_loses_and_duplicates_nothing(e2e) -> None:
     assert all(len(copies) == 1 for copies in ids.values())
     assert all(seqs == [1, 2, 3] for seqs in first_seen.values())
     assert await e2e.read(e2e.settings.dlq_topic) == []
+
+
+async def _handling(worker, seconds: float = 60) -> None:
+    for _ in range(int(seconds * 20)):
+        if any(
+            line["event"] in ("command.handled", "command.duplicate") for line in worker.lines()
+        ):
+            return
+        await asyncio.sleep(0.05)

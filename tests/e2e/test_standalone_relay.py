@@ -14,11 +14,11 @@ async def test_worker_without_relay_leaves_events_to_a_standalone_relay(e2e) -> 
     assert e2e.start_worker("--burst", "--no-relay").wait(timeout=120) == 0
     assert await e2e.events() == []
     backlog = await e2e.query("SELECT count(*) AS n FROM outbox WHERE published_at IS NULL")
-    assert backlog[0]["n"] == 9
+    assert backlog[0]["n"] == 12  # 3 state changes and 1 assignment event per request
 
     relay = e2e.start_process("relay")
     for _ in range(300):
-        if len(await e2e.events()) == 9:
+        if len(await e2e.events()) == 12:
             break
         await asyncio.sleep(0.1)
     assert relay.terminate() == 0

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 STATE_CHANGED = "accessflow.assignmentRequest.stateChanged"
 COMMAND_REJECTED = "accessflow.command.rejected"
+ASSIGNMENT_CHANGED = "accessflow.assignment.stateChanged"
 WORKER_SOURCE = "urn:accessflow:worker"
 
 # Fixed for the life of contract v1: consumers may recompute ids from (requestId, sequence).
@@ -22,6 +23,11 @@ EVENT_ID_NAMESPACE = uuid.UUID("3c8e0b8a-6a2f-5b0e-9a57-8d1f4f7e2a61")
 def state_changed_event_id(request_id: uuid.UUID | str, sequence: int) -> uuid.UUID:
     """UUIDv5 of ``"{requestId}:{sequence}"``: a re-published event keeps its id."""
     return uuid.uuid5(EVENT_ID_NAMESPACE, f"{str(request_id).lower()}:{sequence}")
+
+
+def assignment_event_id(request_id: uuid.UUID | str, sequence: int) -> uuid.UUID:
+    """The assignment change caused by transition ``sequence`` of request ``request_id``."""
+    return uuid.uuid5(EVENT_ID_NAMESPACE, f"assignment:{str(request_id).lower()}:{sequence}")
 
 
 def rejection_event_id(command_id: str) -> uuid.UUID:
@@ -74,15 +80,32 @@ class CommandRejected(_Strict):
     reason: RejectionReason
 
 
+class AssignmentChanged(_Strict):
+    """data of ``accessflow.assignment.stateChanged``: an assignment was created or its state
+    changed (delivered, partiallyDelivered, deliveryFailed, expired)."""
+
+    assignment_id: str = Field(alias="assignmentId")
+    request_id: uuid.UUID = Field(alias="requestId", description="The request that caused it.")
+    previous_state: str | None = Field(alias="previousState")
+    state: str
+    assignment: dict[str, Any] = Field(
+        description="The Graph v1.0 accessPackageAssignment, as GET returns it."
+    )
+
+
 class EventEnvelope(_Strict):
     """A CloudEvents 1.0 structured-mode event as accessflow publishes it."""
 
     specversion: Literal["1.0"] = "1.0"
     id: str
     source: str = WORKER_SOURCE
-    type: Literal["accessflow.assignmentRequest.stateChanged", "accessflow.command.rejected"]
+    type: Literal[
+        "accessflow.assignmentRequest.stateChanged",
+        "accessflow.command.rejected",
+        "accessflow.assignment.stateChanged",
+    ]
     subject: str
     time: str = Field(description="RFC 3339, UTC, millisecond precision, Z suffix.")
     datacontenttype: Literal["application/json"] = "application/json"
     traceparent: str | None = None
-    data: StateChanged | CommandRejected
+    data: StateChanged | CommandRejected | AssignmentChanged

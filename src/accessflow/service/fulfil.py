@@ -26,6 +26,7 @@ class Fulfilment:
     def __init__(self, recorder: Recorder, view: MutableView) -> None:
         self.recorder = recorder
         self.view = view
+        self._traceparent: str | None = None
 
     @property
     def now(self) -> datetime:
@@ -48,6 +49,7 @@ class Fulfilment:
         self.deliver(stored, cmd)
 
     def deliver(self, stored: StoredRequest, cmd: Cause) -> None:
+        self._traceparent = cmd.traceparent
         request_type = stored.request.request_type
         if request_type.is_remove:
             self._remove(stored)
@@ -127,8 +129,12 @@ class Fulfilment:
 
     def _put(self, assignment: AccessPackageAssignment, cause: StoredRequest) -> None:
         assert assignment.id is not None
+        before = self.view.assignment(assignment.id)
+        previous = before.state if before is not None else None
         self.recorder.changes.assignments[assignment.id] = assignment
         self.view.put_assignment(assignment)
+        if previous != assignment.state:
+            self.recorder.assignment_changed(assignment, previous, cause, self._traceparent)
         if assignment.is_live:
             timer = expiry_timer(assignment, cause.id)
             if timer is not None:

@@ -15,14 +15,16 @@ from typing import Any
 import orjson
 
 from accessflow.domain import states
-from accessflow.domain.enums import RequestState
+from accessflow.domain.enums import AssignmentState, RequestState
 from accessflow.domain.models.base import format_utc
-from accessflow.domain.models.requests import to_graph
+from accessflow.domain.models.requests import AccessPackageAssignment, to_graph
 from accessflow.service.events import (
+    ASSIGNMENT_CHANGED,
     COMMAND_REJECTED,
     STATE_CHANGED,
     WORKER_SOURCE,
     RejectionReason,
+    assignment_event_id,
     rejection_event_id,
     state_changed_event_id,
 )
@@ -112,6 +114,26 @@ class Recorder:
         }
         event_id = state_changed_event_id(request.id, stored.sequence)
         self._event(event_id, STATE_CHANGED, request.id, data, traceparent)
+
+    def assignment_changed(
+        self,
+        assignment: AccessPackageAssignment,
+        previous: AssignmentState | None,
+        cause: StoredRequest,
+        traceparent: str | None,
+    ) -> None:
+        """An assignment created or changed by the cause's latest transition."""
+        state = assignment.state.value if assignment.state else None
+        data = {
+            "assignmentId": assignment.id,
+            "requestId": cause.request.id,
+            "previousState": previous.value if previous else None,
+            "state": state,
+            "assignment": to_graph(assignment),
+        }
+        # The next sequence: the change is recorded just before the cause's outcome move.
+        event_id = assignment_event_id(cause.request.id, cause.sequence + 1)
+        self._event(event_id, ASSIGNMENT_CHANGED, cause.request.id, data, traceparent)
 
     def rejected(
         self,

@@ -44,6 +44,14 @@ class _CommandRejectedEvent(events.EventEnvelope):
     data: events.CommandRejected = Field()
 
 
+class _AssignmentChangedEvent(events.EventEnvelope):
+    """``accessflow.assignment.stateChanged`` (wire contract v1, accessflow's addition)."""
+
+    model_config = ConfigDict(title="AssignmentChangedEvent")
+    type: Literal["accessflow.assignment.stateChanged"]
+    data: events.AssignmentChanged = Field()
+
+
 def message_models() -> dict[str, tuple[type[BaseModel], Literal["validation", "serialization"]]]:
     return {
         commands.CREATE: (_command(commands.CREATE, commands.CreateData), "validation"),
@@ -52,6 +60,7 @@ def message_models() -> dict[str, tuple[type[BaseModel], Literal["validation", "
         commands.DECIDE: (_command(commands.DECIDE, commands.DecideData), "validation"),
         events.STATE_CHANGED: (_StateChangedEvent, "serialization"),
         events.COMMAND_REJECTED: (_CommandRejectedEvent, "serialization"),
+        events.ASSIGNMENT_CHANGED: (_AssignmentChangedEvent, "serialization"),
     }
 
 

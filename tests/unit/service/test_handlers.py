@@ -34,13 +34,20 @@ from service_support import (
 from accessflow.adapters.memory import InMemoryUnitOfWork
 from accessflow.domain.catalog import Catalog
 from accessflow.service.delivery import assignment_id_for
-from accessflow.service.events import COMMAND_REJECTED, STATE_CHANGED, state_changed_event_id
+from accessflow.service.events import (
+    ASSIGNMENT_CHANGED,
+    COMMAND_REJECTED,
+    STATE_CHANGED,
+    assignment_event_id,
+    state_changed_event_id,
+)
 
 DELIVERED = [("submitted", None), ("delivering", None), ("delivered", None)]
 
 
 async def test_create_without_approval_is_delivered(uow: InMemoryUnitOfWork) -> None:
-    """Three state changes with ids from (requestId, sequence), and the group membership."""
+    """Three state changes with ids from (requestId, sequence), the assignment's own event
+    just before the last one, and the group membership."""
     outcomes = await run(uow, create("c1", rid(1), sales_for()))
     assert (outcomes[0].outcome, outcomes[0].transitions) == (
         "handled",
@@ -48,8 +55,17 @@ async def test_create_without_approval_is_delivered(uow: InMemoryUnitOfWork) -> 
     )
     assert transitions(uow, rid(1)) == DELIVERED
     assert [e.id for e in events(uow)] == [
-        str(state_changed_event_id(rid(1), n)) for n in (1, 2, 3)
+        str(state_changed_event_id(rid(1), 1)),
+        str(state_changed_event_id(rid(1), 2)),
+        str(assignment_event_id(rid(1), 3)),
+        str(state_changed_event_id(rid(1), 3)),
     ]
+    assignment_event = events(uow)[2]
+    assert assignment_event.type == ASSIGNMENT_CHANGED
+    assert (assignment_event.data.previous_state, assignment_event.data.state) == (
+        None,
+        "delivered",
+    )
     assert uow.members_of(SALES_GROUP) == {MEGAN}
 
 
@@ -218,10 +234,10 @@ async def test_every_event_of_a_mixed_batch_is_a_valid_envelope(uow: InMemoryUni
         create("c4", rid(4), sales_for(KAYO), requestor=ALEX),
     )
     parsed = events(uow)
-    assert {e.type for e in parsed} == {STATE_CHANGED, COMMAND_REJECTED}
+    assert {e.type for e in parsed} == {STATE_CHANGED, COMMAND_REJECTED, ASSIGNMENT_CHANGED}
     assert {e.source for e in parsed} == {"urn:accessflow:worker"}
     assert {e.time for e in parsed} == {"2026-03-01T12:00:00.123Z"}
-    assert len(parsed) == 3 + 2 + 2 + 1 + 1 + 1 + 3
+    assert len(parsed) == 3 + 2 + 2 + 1 + 1 + 1 + 3 + 2  # + c1 and c4 assignment events
     assert SALES in {
         (e.data.request.get("accessPackage") or {}).get("id")
         for e in parsed
