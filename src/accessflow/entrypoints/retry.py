@@ -21,22 +21,24 @@ class Stopping(Exception):  # noqa: N818 - a signal, not an error
     """Raised out of a retry loop when the process is stopping."""
 
 
+# SQLSTATE classes that say "the server, not the statement": connection exceptions (08),
+# insufficient resources (53), operator intervention such as a shutdown (57), system
+# errors (58), and serialization failures/deadlocks (40).
+_TRANSIENT_SQLSTATE_CLASSES = ("08", "53", "57", "58", "40")
+
+
 def is_transient(exc: BaseException) -> bool:
     """Outages of the broker or the database: wait and try again, never skip."""
-    if isinstance(exc, KafkaError):
+    if isinstance(exc, KafkaError | OSError | asyncio.TimeoutError | ConnectionError):
         return True
-    if isinstance(exc, OSError | asyncio.TimeoutError | ConnectionError):
-        return True
-    return isinstance(
-        exc,
-        asyncpg.PostgresConnectionError
-        | asyncpg.InterfaceError
-        | asyncpg.CannotConnectNowError
-        | asyncpg.TooManyConnectionsError
-        | asyncpg.SerializationError
-        | asyncpg.DeadlockDetectedError
-        | asyncpg.AdminShutdownError,
-    )
+    if isinstance(exc, asyncpg.InterfaceError | asyncpg.exceptions.OutdatedSchemaCacheError):
+        return True  # the client lost its connection (or its cached plan) under us
+    if isinstance(exc, asyncpg.PostgresError):
+        sqlstate = getattr(exc, "sqlstate", None) or ""
+        return sqlstate[:2] in _TRANSIENT_SQLSTATE_CLASSES or isinstance(
+            exc, asyncpg.PostgresConnectionError
+        )
+    return False
 
 
 async def retry_transient(
@@ -76,7 +78,7 @@ async def retry_transient(
 
     retrying = AsyncRetrying(
         retry=retry_if_exception(is_transient),
-        wait=wait_exponential_jitter(initial=0.1, max=max_wait, jitter=0.5),
+        wait=wait_exponential_jitter(multiplier=0.1, max=max_wait, jitter=0.5),
         sleep=sleep,
         before_sleep=before_sleep,
         after=after_failure,
