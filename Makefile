@@ -24,8 +24,12 @@ $(BIN)/.installed: pyproject.toml
 
 install: $(BIN)/.installed ## Create the virtualenv and install accessflow with its dev tools
 
-run: install ## Bring the stack up, migrate, and run accessflow in the foreground
-	ACCESSFLOW_DEMO=$(DEMO) $(WITH_STACK) $(BIN)/python -m accessflow.entrypoints.run
+# A development secret for the API's bearer tokens; `make run` prints a token signed with it.
+DEV_SECRET ?= accessflow-development-secret-not-for-production
+
+run: install ## Bring the stack up, migrate, and run the worker and the API in the foreground
+	ACCESSFLOW_DEMO=$(DEMO) ACCESSFLOW_AUTH_HS256_SECRET=$${ACCESSFLOW_AUTH_HS256_SECRET:-$(DEV_SECRET)} \
+		$(WITH_STACK) $(BIN)/python -m accessflow.entrypoints.run
 
 test: install lint typecheck ## Lint, type-check and run every test (unit, integration, e2e) on the real stack
 	$(WITH_STACK) $(BIN)/pytest $(PYTEST_ARGS)

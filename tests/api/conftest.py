@@ -6,9 +6,12 @@ from ``tests/e2e/conftest.py``."""
 from __future__ import annotations
 
 import importlib.util
+import socket
 import sys
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +65,9 @@ def make_api(prepared: Settings) -> Callable[..., Any]:
     @asynccontextmanager
     async def start(**overrides: Any) -> AsyncIterator[Api]:
         options = {
-            k: overrides.pop(k) for k in ("producer", "produce_timeout_seconds") if k in overrides
+            k: overrides.pop(k)
+            for k in ("producer", "pool", "produce_timeout_seconds")
+            if k in overrides
         }
         settings = prepared.model_copy(update=overrides)
         app = create_app(settings, **options)
@@ -78,3 +83,37 @@ def make_api(prepared: Settings) -> Callable[..., Any]:
 async def api(make_api: Callable[..., Any]) -> AsyncIterator[Api]:
     async with make_api() as started:
         yield started
+
+
+@dataclass
+class Served:
+    url: str
+    settings: Settings
+    process: Any
+
+
+@pytest.fixture
+def served(e2e: Any) -> Served:
+    """``accessflow api`` as users run it (uvicorn on a free port), after ``accessflow
+    migrate`` and ``catalog apply examples/catalog.yaml``; ready once /healthz answers."""
+    e2e.cli("migrate")
+    e2e.cli("catalog", "apply", str(CATALOG))
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {"ACCESSFLOW_AUTH_HS256_SECRET": SECRET, "ACCESSFLOW_AUTH_ADMIN_ROLE": ADMIN_ROLE}
+    process = e2e.start_process("api", "--port", str(port), env=env)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        assert process.proc.poll() is None, process.log.read_text()
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            assert time.monotonic() < deadline, "accessflow api did not start in 30 s"
+            time.sleep(0.1)  # polling a starting process: bounded by the deadline above
+    settings = e2e.settings.model_copy(
+        update={"auth_hs256_secret": SecretStr(SECRET), "auth_admin_role": ADMIN_ROLE}
+    )
+    return Served(url, settings, process)

@@ -211,7 +211,13 @@ class InMemoryBatchStore(BatchStore):
         self, user_ids: Collection[str], mails: Collection[str], assignment_ids: Collection[str]
     ) -> MutableView:
         state, objects = self.state, self.state.objects
-        users = _users_with_managers(state.users, user_ids, mails)
+        wanted = {a.lower() for a in assignment_ids}
+        # An update or removal names only the assignment: its person is in the batch too.
+        people = {
+            *user_ids,
+            *(r.target_id for a, r in state.assignments.items() if str(a) in wanted),
+        }
+        users = _users_with_managers(state.users, people, mails)
         approvers = set(approver_groups(objects))
         members: dict[str, set[str]] = {}
         for group_id, user_id, _ in state.members:
@@ -221,7 +227,6 @@ class InMemoryBatchStore(BatchStore):
         catalog = Catalog(users, groups, objects.catalogs, objects.packages, objects.policies)
         # Graph ids are case-insensitive, as in load_view (pinned by the contract suite's
         # test_a_removal_finds_the_assignment_whatever_the_id_case).
-        wanted = {a.lower() for a in assignment_ids}
         assignments = [
             _assignment(row.document)
             for aid, row in state.assignments.items()
@@ -286,6 +291,8 @@ class InMemoryBatchStore(BatchStore):
 
     def _save_effects(self, changes: Changes) -> None:
         state = self.state
+        for user in changes.users_created:
+            state.users.setdefault(user.id.lower(), user)  # ON CONFLICT DO NOTHING
         for assignment in changes.assignments.values():
             if assignment.id is None:
                 continue

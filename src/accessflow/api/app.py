@@ -9,8 +9,8 @@ which the app then uses without owning.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import asyncpg
@@ -41,6 +41,8 @@ def create_app(
     pool: asyncpg.Pool | None = None,
     produce_timeout_seconds: float = 10.0,
 ) -> FastAPI:
+    """The app for ``settings``. A ``producer`` or ``pool`` handed in is used, not owned;
+    ``produce_timeout_seconds`` bounds how long a POST waits for Kafka before its 503."""
     verifier = TokenVerifier(settings)
     context = ApiContext(
         settings=settings,
@@ -49,30 +51,12 @@ def create_app(
         pool=pool,
         uow=PgUnitOfWork(pool) if pool is not None else None,
     )
-
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        async with AsyncExitStack() as stack:
-            if context.pool is None:
-                own_pool = await create_pool(settings)
-                stack.push_async_callback(own_pool.close)
-                context.pool, context.uow = own_pool, PgUnitOfWork(own_pool)
-            stack.push_async_callback(context.publisher.close)
-            # Kafka may be away at start: POSTs then answer 503 until it is back.
-            await context.publisher.start()
-            if not verifier.configured and not settings.auth_dev_unauthenticated:
-                log.warning("api.no_auth_keys", hint="every request will be refused with 401")
-            log.info("api.started", host=settings.api_host, port=settings.api_port)
-            yield
-            if pool is None:
-                context.pool = None
-
     app = FastAPI(
         title="accessflow",
         version=__version__,
         description="Microsoft Graph v1.0 entitlement management assignment requests, "
         "processed by an event-driven worker on Kafka and PostgreSQL.",
-        lifespan=lifespan,
+        lifespan=_lifespan(context, owns_pool=pool is None),
     )
     app.state.context = context
     app.state.settings = settings
@@ -87,8 +71,42 @@ def create_app(
     return app
 
 
+def _lifespan(
+    context: ApiContext, *, owns_pool: bool
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """Open the pool (unless one was handed in) and the producer; close them in reverse."""
+    settings = context.settings
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            if owns_pool:
+                pool = await create_pool(settings)
+                stack.push_async_callback(pool.close)
+                context.pool, context.uow = pool, PgUnitOfWork(pool)
+            stack.push_async_callback(context.publisher.close)
+            # Kafka may be away at start: POSTs then answer 503 until it is back.
+            await context.publisher.start()
+            if not context.verifier.configured and not settings.auth_dev_unauthenticated:
+                log.warning("api.no_auth_keys", hint="every request will be refused with 401")
+            log.info("api.started", host=settings.api_host, port=settings.api_port)
+            yield
+            if owns_pool:
+                context.pool = None
+
+    return lifespan
+
+
 def _health_routes(app: FastAPI) -> None:
-    @app.get("/healthz", response_model=Health, tags=["health"], summary="Liveness")
+    public: dict[str, Any] = {"security": []}  # probes need no token
+
+    @app.get(
+        "/healthz",
+        response_model=Health,
+        tags=["health"],
+        summary="Liveness",
+        openapi_extra=public,
+    )
     async def healthz() -> Health:
         return Health(status="ok")
 
@@ -98,6 +116,7 @@ def _health_routes(app: FastAPI) -> None:
         responses={503: {"model": Health, "description": "A dependency is unreachable"}},
         tags=["health"],
         summary="Readiness: PostgreSQL and Kafka reachable",
+        openapi_extra=public,
     )
     async def readyz(ctx: Context) -> JSONResponse:
         checks = {"database": await _database_ok(ctx), "kafka": await ctx.publisher.ready()}

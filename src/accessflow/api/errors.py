@@ -204,6 +204,17 @@ async def _on_http_error(request: Request, exc: Exception) -> Response:
     return error_response(request.scope, status, message, [detail], headers=exc.headers)
 
 
+# The database restarting or away: refused connections, "the database system is starting
+# up / shutting down" (operator intervention), dropped connections, a full server.
+_UNREACHABLE: tuple[type[Exception], ...] = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.TooManyConnectionsError,
+    asyncpg.InterfaceError,
+)
+
+
 async def _on_unreachable(request: Request, exc: Exception) -> Response:
     """PostgreSQL (or the network to it) is away: retriable, like Kafka being down."""
     message = "the database is unavailable; try again"
@@ -213,7 +224,7 @@ async def _on_unreachable(request: Request, exc: Exception) -> Response:
 
 def install(app: FastAPI) -> None:
     """Register every handler: after this, no error leaves the app in another shape."""
-    for unreachable in (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError):
+    for unreachable in _UNREACHABLE:
         app.add_exception_handler(unreachable, _on_unreachable)
     app.add_exception_handler(DomainError, _on_domain_error)
     app.add_exception_handler(ApiError, _on_api_error)

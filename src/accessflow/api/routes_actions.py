@@ -16,7 +16,7 @@ from fastapi import APIRouter, Header, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
-from accessflow.adapters.postgres.queries import PageQuery, RequestRow, list_requests
+from accessflow.adapters.postgres.queries import PageQuery, RequestRow, get_request, list_requests
 from accessflow.api import paging
 from accessflow.api.auth import Principal
 from accessflow.api.deps import PREFIX, Caller, Context, context_url, json_body, no_body
@@ -114,9 +114,19 @@ async def reprocess(
 # ---- approvals -----------------------------------------------------------------------------
 
 
-async def _approval(ctx: Context, caller: Principal, approval_id: uuid.UUID) -> RequestRow:
+async def _approval(
+    ctx: Context, caller: Principal, approval_id: uuid.UUID, *, read: bool = True
+) -> RequestRow:
+    """The request that owns the approval (404s); ``read``: and the caller may read it
+    (deciding checks instead that the caller approves the stage: NotAnApprover)."""
     async with ctx.db.acquire() as conn:
-        row = await readable_request(conn, caller, approval_id)
+        if read:
+            row = await readable_request(conn, caller, approval_id)
+        else:
+            found = await get_request(conn, approval_id)
+            if found is None:
+                raise DomainError(ReasonCode.REQUEST_NOT_FOUND, f"no approval {approval_id}")
+            row = found
     if not row.approval:
         raise DomainError(ReasonCode.REQUEST_NOT_FOUND, f"request {approval_id} has no approval")
     return row
@@ -198,6 +208,16 @@ async def get_stage(
     return JSONResponse(to_graph(stage_resource(stage, caller, len(stages))))
 
 
+async def _decision(request: Request) -> StageDecision:
+    """The strict PATCH body: an unknown property or another reviewResult is a 400."""
+    try:
+        return StageDecision.model_validate(await json_body(request))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        target = ".".join(str(p) for p in first["loc"]) or None
+        raise bad_request("InvalidRequest", first["msg"], target) from None
+
+
 def _stage(stages: list[dict[str, Any]], stage_id: uuid.UUID) -> dict[str, Any]:
     for stage in stages:
         if str(stage["id"]).casefold() == str(stage_id):
@@ -227,13 +247,8 @@ async def decide(
     stage_id: uuid.UUID,
     traceparent: Traceparent = None,
 ) -> Response:
-    try:
-        decision = StageDecision.model_validate(await json_body(request))
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        target = ".".join(str(p) for p in first["loc"]) or None
-        raise bad_request("InvalidRequest", first["msg"], target) from None
-    row = await _approval(ctx, caller, approval_id)
+    decision = await _decision(request)
+    row = await _approval(ctx, caller, approval_id, read=False)
     stage = _stage(_stages(row), stage_id)
     if not is_named_approver(stage, caller.object_id):
         raise DomainError(ReasonCode.NOT_AN_APPROVER, "the caller is not an approver of this stage")

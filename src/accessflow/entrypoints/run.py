@@ -11,15 +11,19 @@ import asyncio
 import contextlib
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
+import uvicorn
 
 from accessflow import bootstrap
 from accessflow.adapters.kafka.producer import CLOUDEVENTS_HEADERS, make_producer
 from accessflow.adapters.postgres.catalog_store import apply_catalog
 from accessflow.adapters.postgres.pool import connect
+from accessflow.api.app import create_app
+from accessflow.api.auth import mint_token
 from accessflow.domain.catalog_file import read_catalog_file
 from accessflow.entrypoints.processes import run_worker
 from accessflow.logs import get_logger
@@ -108,13 +112,47 @@ async def _run(settings: Settings, *, demo: bool) -> None:
     finally:
         await conn.close()
     log.info("catalog.applied", path=str(CATALOG), version=applied.version, users=applied.users)
-    log.info("run.api_missing", hint="the Graph-compatible HTTP API lands with issue 5")
+    api = _api_server(settings)
+    api_task = asyncio.create_task(api.serve())
+    _announce_api(settings)
     demo_task = asyncio.create_task(_submit_demo(settings)) if demo else None
     try:
         await run_worker(settings)
     finally:
         if demo_task is not None:
             demo_task.cancel()
+        api.should_exit = True
+        await api_task
+
+
+class _ApiServer(uvicorn.Server):
+    """uvicorn without its own signal handling: the worker owns SIGTERM/SIGINT, and the API
+    is stopped (``should_exit``) once the worker has drained."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def _api_server(settings: Settings) -> uvicorn.Server:
+    config = uvicorn.Config(
+        create_app(settings), host=settings.api_host, port=settings.api_port, log_config=None
+    )
+    return _ApiServer(config)
+
+
+def _announce_api(settings: Settings) -> None:
+    base = f"http://{settings.api_host}:{settings.api_port}"
+    token = None
+    if settings.auth_hs256_secret is not None:
+        token = mint_token(settings, MEGAN, (), ttl_seconds=8 * 3600)
+    log.info(
+        "api.serving",
+        url=f"{base}/v1.0/identityGovernance/entitlementManagement/assignmentRequests",
+        openapi=f"{base}/openapi.json",
+        token_for_megan=token,
+        hint="curl -H 'Authorization: Bearer <token>' <url>; see docs/api.md",
+    )
 
 
 async def _submit_demo(settings: Settings) -> None:

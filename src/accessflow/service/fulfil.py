@@ -6,8 +6,9 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from accessflow.domain.enums import AssignmentState, RequestState
+from accessflow.domain.enums import AssignmentState, RequestState, UserType
 from accessflow.domain.models.common import EntitlementManagementSchedule
+from accessflow.domain.models.packages import DirectoryUser
 from accessflow.domain.models.requests import AccessPackageAssignment
 from accessflow.domain.rules import start_state
 from accessflow.domain.states import OPEN_STATES
@@ -18,6 +19,7 @@ from accessflow.service.recorder import Recorder
 from accessflow.service.types import Command, TimerFired
 
 S = RequestState
+SUBJECT_NAMESPACE = uuid.UUID("b3f0c2d4-8e6a-5f1b-9c7d-2a4e6f8b0c1d")
 SCHEDULED_START = "scheduledStart"
 Cause = Command | TimerFired
 
@@ -68,6 +70,8 @@ class Fulfilment:
 
     def _add(self, stored: StoredRequest) -> tuple[RequestState, dict[str, str] | None]:
         package = self.view.package(stored.access_package_id or "")
+        if stored.target_id is None:
+            stored.target_id = self._new_subject(stored)
         if package is None or stored.target_id is None:
             why = "the access package is gone" if package is None else "the target has no account"
             return S.DELIVERY_FAILED, {"code": "ResourceUnavailable", "message": why}
@@ -87,6 +91,24 @@ class Fulfilment:
         self._put(assignment, stored)
         stored.assignment_id = str(assignment_id)
         return result.state, result.reason()
+
+    def _new_subject(self, stored: StoredRequest) -> str | None:
+        """adminAdd for someone not in the directory yet: as Graph does, delivery creates the
+        subject, as a guest identified by their mail."""
+        target = stored.request.assignment.target if stored.request.assignment else None
+        if target is None or not target.email:
+            return None
+        existing = self.view.user_by_mail(target.email)
+        if existing is not None:
+            return existing.id
+        user = DirectoryUser(
+            id=str(uuid.uuid5(SUBJECT_NAMESPACE, target.email.lower())),
+            display_name=target.display_name or target.email,
+            mail=target.email,
+            user_type=UserType.GUEST,
+        )
+        self.recorder.changes.users_created.append(user)
+        return user.id
 
     def _remove(self, stored: StoredRequest) -> None:
         existing = self.view.assignment(stored.assignment_id or "")

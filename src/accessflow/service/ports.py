@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from accessflow.domain.models.packages import DirectoryUser
 from accessflow.domain.models.requests import (
     AccessPackageAssignment,
     AccessPackageAssignmentRequest,
@@ -120,6 +121,7 @@ class Changes:
     memberships_added: list[Membership] = field(default_factory=list)
     memberships_removed: list[Membership] = field(default_factory=list)
     timers: list[Timer] = field(default_factory=list)
+    users_created: list[DirectoryUser] = field(default_factory=list)
     timers_fired: list[uuid.UUID] = field(default_factory=list)
 
     def __bool__(self) -> bool:

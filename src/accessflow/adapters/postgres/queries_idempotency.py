@@ -28,7 +28,7 @@ class IdempotencyRecord:
 
 
 _SELECT = """
-SELECT request_id, body_hash, state, command, response, created_at < now() - $3 AS stale
+SELECT request_id, body_hash, state, command, response, created_at < now() - $3::interval AS stale
 FROM api_idempotency WHERE caller_id = $1 AND key = $2
 """
 
@@ -69,7 +69,7 @@ async def take_over(conn: Conn, caller: str, key: str, stale_after: timedelta) -
     """Re-claim a stale pending row (atomically: one of several retries wins)."""
     taken = await conn.fetchval(
         "UPDATE api_idempotency SET created_at = now() WHERE caller_id = $1 AND key = $2 "
-        "AND state = 'pending' AND created_at < now() - $3 RETURNING true",
+        "AND state = 'pending' AND created_at < now() - $3::interval RETURNING true",
         caller.lower(),
         key,
         stale_after,

@@ -146,6 +146,12 @@ class PgBatchStore:
 
     async def _save_effects(self, changes: Changes) -> None:
         conn = self._conn
+        if changes.users_created:
+            await conn.executemany(
+                "INSERT INTO directory_users (id, display_name, mail, user_type) "
+                "VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING",
+                [(u.id, u.display_name, u.mail, u.user_type.value) for u in changes.users_created],
+            )
         if changes.assignments:
             await conn.executemany(
                 _UPSERT_ASSIGNMENT,

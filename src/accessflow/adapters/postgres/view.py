@@ -67,7 +67,18 @@ async def load_view(
     mails: Collection[str],
     assignment_ids: Collection[str],
 ) -> InMemoryView:
-    ids = sorted({u.lower() for u in user_ids})
+    wanted_assignments = sorted({a.lower() for a in assignment_ids})
+    people = {u.lower() for u in user_ids}
+    if wanted_assignments:
+        # An update or removal names only the assignment: its person is in the batch too.
+        people.update(
+            row["target_id"]
+            for row in await conn.fetch(
+                "SELECT target_id FROM assignments WHERE id::text = ANY($1::text[])",
+                wanted_assignments,
+            )
+        )
+    ids = sorted(people)
     users = {
         row["id"]: DirectoryUser(
             id=row["id"],
