@@ -11,7 +11,7 @@ WITH_STACK := $(STACK) exec --
 PYTEST_ARGS ?=
 DEMO ?= 1
 
-.PHONY: help install run test test-unit lint typecheck format stack-up stack-down stack-status diagram schemas clean
+.PHONY: help install run test test-unit lint typecheck format stack-up stack-down stack-status diagram schemas bench clean
 
 help: ## List the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -50,6 +50,9 @@ typecheck: install ## mypy --strict on src/
 
 diagram: install ## Regenerate the state diagram in README.md and docs/ from the transition table
 	$(BIN)/python -m accessflow.domain.diagram README.md docs/domain.md docs/lifecycle.md
+
+bench: install ## Benchmark the worker against a naive worker and a raw pipe (writes bench-results.json)
+	$(WITH_STACK) $(BIN)/accessflow bench --json bench-results.json
 
 schemas: install ## Regenerate docs/schemas/ (the wire contract's JSON Schemas) from the models
 	$(BIN)/accessflow schemas docs/schemas

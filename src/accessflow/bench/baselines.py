@@ -16,12 +16,9 @@ import asyncio
 import signal
 import sys
 from datetime import UTC, datetime
-from typing import Any
 
 import asyncpg
-import orjson
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka import AIOKafkaConsumer
 
 from accessflow.adapters.kafka.dlq import DeadLetter
 from accessflow.adapters.kafka.options import client_options
@@ -35,20 +32,6 @@ from accessflow.settings import Settings, load_settings
 RAW_EVENT = b'{"type":"bench.rawPipe.recorded","data":{"state":"delivered"}}'
 
 
-def _say(event: str, **fields: Any) -> None:
-    """A JSON line in the worker's log shape, which the bench reads."""
-    sys.stdout.write(orjson.dumps({"event": event, **fields}).decode() + "\n")
-    sys.stdout.flush()
-
-
-class _Announce(ConsumerRebalanceListener):  # type: ignore[misc]
-    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
-        _say("partitions.revoked", partitions=sorted(tp.partition for tp in revoked))
-
-    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
-        _say("partitions.assigned", partitions=sorted(tp.partition for tp in assigned))
-
-
 def _consumer(settings: Settings) -> AIOKafkaConsumer:
     consumer = AIOKafkaConsumer(
         group_id=settings.consumer_group_id,
@@ -57,7 +40,7 @@ def _consumer(settings: Settings) -> AIOKafkaConsumer:
         max_poll_records=settings.max_poll_records,
         **client_options(settings),
     )
-    consumer.subscribe([settings.commands_topic], listener=_Announce())
+    consumer.subscribe([settings.commands_topic])
     return consumer
 
 

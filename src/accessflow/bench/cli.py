@@ -151,7 +151,7 @@ def bench(
     try:
         results = asyncio.run(_run(runner))
         ok = True
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, asyncio.CancelledError):  # Ctrl-C, SIGTERM: cleaned up
         raise click.Abort from None
     except Exception as exc:
         raise click.ClickException(f"{type(exc).__name__}: {exc} (process logs in {logs})") from exc
@@ -199,14 +199,15 @@ async def _phases(runner: Runner) -> Results:
         f"  {results.worker.requests_per_s:,.0f} requests/s "
         f"(catalog apply of {results.catalog.users:,} users: {results.catalog.seconds:.2f} s)"
     )
-    rates = []
+    rates: list[tuple[int, int]] = []
     for rate in o.rates:
         sustained = results.worker.requests_per_s
         offered = rate
         if results.worker.seconds >= _MEANINGFUL_SECONDS and rate > 0.9 * sustained:
             offered = max(50, int(0.9 * sustained) // 50 * 50)
             _say(f"  {rate:,}/s is over what this run sustains: offering {offered:,}/s")
-        rates.append((rate, offered))
+        if offered not in (r for _, r in rates):
+            rates.append((rate, offered))
     _say("• latency at fixed offered rates: " + ", ".join(f"{r:,}/s" for _, r in rates))
     results.latency = await runner.latency(rates)
     if not o.skip_baselines:

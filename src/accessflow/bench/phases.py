@@ -19,8 +19,14 @@ from accessflow.bench.load import (
     started_producer,
 )
 from accessflow.bench.measure import DeliveryWatcher, Latency, Progress, latency
-from accessflow.bench.processes import BASELINE, WORKER, Children
-from accessflow.bench.setup import CatalogTiming, Phase, make_phase, prepare
+from accessflow.bench.processes import (
+    BASELINE,
+    WORKER,
+    Children,
+    cpu_by_program,
+    machine_cpu_seconds,
+)
+from accessflow.bench.setup import CatalogTiming, Phase, make_phase, prepare, wal_position
 from accessflow.settings import Settings
 
 MIB = 1024 * 1024
@@ -55,6 +61,12 @@ class Throughput:
     latency: Latency | None
     peak_rss_mib: float  # the largest process's high-water mark
     peak_rss_mib_total: float
+    cpu_ms_per_request: float  # the processes under test, user + system, during the phase
+    wal_kib_per_request: float  # PostgreSQL write-ahead log written during the phase
+    # Every process on the machine (Kafka, PostgreSQL, the bench's load and watcher too).
+    machine_cpu_ms_per_request: float
+    # CPU ms per request of postgresql, kafka, bench (load + watcher) and the machine.
+    cpu_breakdown_ms_per_request: dict[str, float]
 
 
 @dataclass
@@ -90,7 +102,7 @@ class Runner:
         self.started.append(children)
         for _ in range(count):
             children.start(phase.name, command, phase.env)
-        await children.wait_assigned(self.options.partitions)
+        await children.wait_settled(phase.settings)
         return children
 
     async def throughput(
@@ -107,6 +119,10 @@ class Runner:
             if self.options.profile is not None and name == "worker":
                 children.profile(self.options.profile, f"{name}-{self.tag}")
             producer = await started_producer(phase.settings)
+            cpu_before = children.cpu_seconds()
+            machine_before = machine_cpu_seconds()
+            programs_before = cpu_by_program()
+            wal_before = await wal_position(phase.settings)
             try:
                 async with DeliveryWatcher(phase.settings) as watcher:
                     sent_at: dict[str, float] = {}
@@ -131,6 +147,10 @@ class Runner:
             finally:
                 await producer.stop()
             rss = children.peak_rss_bytes()
+            cpu = children.cpu_seconds() - cpu_before
+            machine_cpu = machine_cpu_seconds() - machine_before
+            programs = _per_request(programs_before, cpu_by_program(), requests)
+            wal = await wal_position(phase.settings) - wal_before
         finally:
             await children.stop()
         seconds = end - first
@@ -146,6 +166,10 @@ class Runner:
             measured,
             round(max(rss) / MIB, 1),
             round(sum(rss) / MIB, 1),
+            round(cpu * 1000 / requests, 3),
+            round(wal / 1024 / requests, 2),
+            round(machine_cpu * 1000 / requests, 3),
+            programs,
         )
         return result, timing
 
@@ -234,6 +258,9 @@ class Runner:
         finally:
             await producer.stop()
         async with DeliveryWatcher(phase.settings) as watcher:
+            wal_before = await wal_position(phase.settings)
+            machine_before = machine_cpu_seconds()
+            programs_before = cpu_by_program()
             first = time.perf_counter()
             children = await self._processes(phase, WORKER, self.options.workers)
             try:
@@ -245,6 +272,10 @@ class Runner:
                 finally:
                     progress.close()
                 rss = children.peak_rss_bytes()
+                cpu = children.cpu_seconds()
+                machine_cpu = machine_cpu_seconds() - machine_before
+                programs = _per_request(programs_before, cpu_by_program(), requests)
+                wal = await wal_position(phase.settings) - wal_before
             finally:
                 await children.stop()
             end = max(watcher.seen_at[rid] for rid in ids)
@@ -262,7 +293,17 @@ class Runner:
             None,
             round(max(rss) / MIB, 1),
             round(sum(rss) / MIB, 1),
+            round(cpu * 1000 / requests, 3),
+            round(wal / 1024 / requests, 2),
+            round(machine_cpu * 1000 / requests, 3),
+            programs,
         )
+
+
+def _per_request(
+    before: dict[str, float], after: dict[str, float], requests: int
+) -> dict[str, float]:
+    return {k: round((after[k] - before[k]) * 1000 / requests, 3) for k in after}
 
 
 __all__ = ["BASELINE", "WORKER", "Options", "RateLatency", "Runner", "Throughput"]

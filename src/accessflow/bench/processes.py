@@ -1,5 +1,5 @@
 """The processes a phase runs: real ``accessflow worker`` processes (or a baseline), started
-as a user starts them, watched through their JSON log lines, and always stopped.
+as a user starts them, ready once their consumer group is stable, and always stopped.
 
 Peak memory is the kernel's high-water mark of each process's resident set (``VmHWM``), read
 just before it is stopped.
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import shutil
 import signal
 import subprocess
@@ -17,7 +18,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import orjson
+from aiokafka.admin import AIOKafkaAdminClient
+
+from accessflow.adapters.kafka.options import client_options
+from accessflow.settings import Settings
 
 WORKER = [sys.executable, "-m", "accessflow.entrypoints.cli", "worker"]
 BASELINE = [sys.executable, "-m", "accessflow.bench.baselines"]
@@ -27,8 +31,6 @@ BASELINE = [sys.executable, "-m", "accessflow.bench.baselines"]
 class Child:
     proc: subprocess.Popen[bytes]
     log: Path
-    read_to: int = 0
-    assigned: set[int] | None = None  # its latest assignment; None until it has one
     profiler: subprocess.Popen[bytes] | None = None
 
     def peak_rss_bytes(self) -> int:
@@ -41,18 +43,14 @@ class Child:
                 return int(line.split()[1]) * 1024
         return 0
 
-    def new_lines(self) -> list[dict[str, object]]:
-        with self.log.open("rb") as handle:
-            handle.seek(self.read_to)
-            chunk = handle.read()
-        complete = chunk.rfind(b"\n") + 1
-        self.read_to += complete
-        lines = []
-        for raw in chunk[:complete].splitlines():
-            if raw.startswith(b"{"):
-                with contextlib.suppress(orjson.JSONDecodeError):
-                    lines.append(orjson.loads(raw))
-        return lines
+    def cpu_seconds(self) -> float:
+        """User plus system CPU time so far (``/proc/<pid>/stat``, in clock ticks)."""
+        try:
+            stat = Path(f"/proc/{self.proc.pid}/stat").read_text()
+        except OSError:
+            return 0.0
+        fields = stat[stat.rindex(")") + 2 :].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
@@ -70,28 +68,25 @@ class Children:
         self.members.append(child)
         return child
 
-    async def wait_assigned(self, partitions: int, within: float = 120) -> None:
-        """Until the group has settled: every member has its assignment, and together they
-        own each partition exactly once."""
+    async def wait_settled(self, settings: Settings, within: float = 120) -> None:
+        """Until the consumer group is stable with every member in it (asked of the group
+        coordinator, so it works whatever the processes log)."""
         deadline = time.monotonic() + within
-        while True:
-            for child in self.members:
-                if child.proc.poll() is not None:
-                    tail = child.log.read_text(errors="replace")[-2000:]
-                    raise RuntimeError(f"{child.log.name}: the process exited early:\n{tail}")
-                for line in child.new_lines():
-                    if line.get("event") == "partitions.assigned":
-                        child.assigned = set(line.get("partitions") or [])  # type: ignore[call-overload]
-                    elif line.get("event") == "partitions.revoked":
-                        child.assigned = set()
-            owned = [child.assigned for child in self.members]
-            if all(o is not None for o in owned):
-                flat = [p for o in owned if o is not None for p in o]
-                if len(flat) == partitions and set(flat) == set(range(partitions)):
+        admin = AIOKafkaAdminClient(**client_options(settings))
+        await admin.start()
+        try:
+            while True:
+                for child in self.members:
+                    if child.proc.poll() is not None:
+                        tail = child.log.read_text(errors="replace")[-2000:]
+                        raise RuntimeError(f"{child.log.name}: the process exited early:\n{tail}")
+                if await _stable(admin, settings.consumer_group_id, len(self.members)):
                     return
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the consumer group did not settle in {within:.0f} s")
-            await asyncio.sleep(0.1)
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the consumer group did not settle in {within:.0f} s")
+                await asyncio.sleep(0.2)
+        finally:
+            await admin.close()
 
     def profile(self, directory: Path, label: str) -> bool:
         """Attach py-spy to every member (when it is installed): one profile each, as
@@ -124,6 +119,9 @@ class Children:
     def peak_rss_bytes(self) -> list[int]:
         return [child.peak_rss_bytes() for child in self.members]
 
+    def cpu_seconds(self) -> float:
+        return sum(child.cpu_seconds() for child in self.members)
+
     async def stop(self, grace: float = 45) -> None:
         """SIGTERM (the worker drains its batch and its relay), then SIGKILL after ``grace``."""
         profilers = [c.profiler for c in self.members if c.profiler is not None]
@@ -148,3 +146,39 @@ class Children:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
+
+
+async def _stable(admin: AIOKafkaAdminClient, group: str, members: int) -> bool:
+    for response in await admin.describe_consumer_groups([group]):
+        for described in response.to_object()["groups"]:
+            if described["group"] == group:
+                return bool(described["state"] == "Stable" and len(described["members"]) == members)
+    return False
+
+
+def machine_cpu_seconds() -> float:
+    """Busy CPU time of the whole machine so far (``/proc/stat``: all but idle and iowait)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_by_program() -> dict[str, float]:
+    """CPU seconds so far of PostgreSQL's processes, the JVM (Kafka) and this process: with
+    the machine's total, where a phase's CPU went. Processes that exit meanwhile are missed
+    (PostgreSQL backends of the pools live through a phase)."""
+    totals = {"postgresql": 0.0, "kafka": 0.0}
+    tick = os.sysconf("SC_CLK_TCK")
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        name = text[text.index("(") + 1 : text.rindex(")")]
+        program = {"postgres": "postgresql", "java": "kafka"}.get(name)
+        if program is not None:
+            fields = text[text.rindex(")") + 2 :].split()
+            totals[program] += (int(fields[11]) + int(fields[12])) / tick
+    own = os.times()
+    totals["bench"] = own.user + own.system
+    totals["machine"] = machine_cpu_seconds()
+    return totals

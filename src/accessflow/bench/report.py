@@ -96,7 +96,8 @@ def _clean(value: Any) -> Any:
 
 def document(results: Results) -> dict[str, Any]:
     worker = results.worker
-    at_500 = next((r for r in results.latency if r.offered_rate == 500), None)
+    # Met only when 500/s was actually offered: a rate clamped to what the run sustains is not.
+    at_500 = next((r for r in results.latency if r.requested_rate == 500), None)
     options = dataclasses.asdict(results.options)
     options["profile"] = str(results.options.profile) if results.options.profile else None
     ratios = {
@@ -110,7 +111,9 @@ def document(results: Results) -> dict[str, Any]:
             None if worker is None else worker.requests_per_s >= TARGETS["requests_per_s"]
         ),
         "p99_under_250_ms_at_500_per_s": (
-            None if at_500 is None else at_500.latency.p99_ms < TARGETS["p99_ms_at_500"]
+            None
+            if at_500 is None
+            else at_500.offered_rate == 500 and at_500.latency.p99_ms < TARGETS["p99_ms_at_500"]
         ),
     }
     catalog = results.catalog
@@ -143,7 +146,18 @@ def _phase(result: Throughput | None) -> dict[str, Any] | None:
 
 
 def table(doc: dict[str, Any]) -> str:
-    rows = [("phase", "requests", "seconds", "req/s", "events/s", "p50/p95/p99/max ms", "RSS MiB")]
+    rows = [
+        (
+            "phase",
+            "requests",
+            "seconds",
+            "req/s",
+            "events/s",
+            "p50/p95/p99/max ms",
+            "CPU ms/req: proc/all",
+            "RSS MiB",
+        )
+    ]
     labels = {
         "throughput": f"accessflow worker ×{doc['options']['workers']}",
         "raw_pipe": "raw pipe (ceiling)",
@@ -166,6 +180,7 @@ def table(doc: dict[str, Any]) -> str:
                     f"{phase['requests_per_s']:,.0f}",
                     f"{phase['events_per_s']:,.0f}",
                     _percentiles(phase["latency"]),
+                    f"{phase['cpu_ms_per_request']:.2f}/{phase['machine_cpu_ms_per_request']:.2f}",
                     f"{phase['peak_rss_mib']:.0f}",
                 )
             )
@@ -178,6 +193,7 @@ def table(doc: dict[str, Any]) -> str:
                 f"{rate['achieved_rate']:,.0f}",
                 "",
                 _percentiles(rate["latency"]),
+                "",
                 "",
             )
         )

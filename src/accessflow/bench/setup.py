@@ -175,3 +175,15 @@ async def cleanup(base: Settings, tag: str) -> None:
         errors.append(exc)
     if errors:
         raise errors[0]
+
+
+async def wal_position(settings: Settings) -> int:
+    """PostgreSQL's current write-ahead log position, in bytes (for WAL per request)."""
+    conn = await pool.connect(settings)
+    try:
+        position: int = await conn.fetchval(
+            "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint"
+        )
+    finally:
+        await conn.close()
+    return position
