@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     database_schema: str = "public"
     database_pool_min_size: PositiveInt = 1
     database_pool_max_size: PositiveInt = 10
+    # No statement may hang forever on a half-dead connection (a restart under load):
+    # past this it fails as a timeout, which the retry loops treat as an outage.
+    database_command_timeout_seconds: Annotated[float, Field(gt=0)] = 60.0
 
     # Topics (wire contract)
     commands_topic: str = "accessflow.commands"

@@ -77,6 +77,9 @@ class InMemoryView:
         self._by_mail = {fold(u.mail): u for u in catalog.users.values() if u.mail}
         self._assignments: dict[str, AccessPackageAssignment] = {}
         self._open: dict[str, OpenRequest] = {}
+        # Indexed by target: a batch of n creates would otherwise scan n² times.
+        self._assignments_by_target: dict[str, set[str]] = {}
+        self._open_by_target: dict[str, set[str]] = {}
         for assignment in assignments:
             self.put_assignment(assignment)
         for request in open_requests:
@@ -86,16 +89,29 @@ class InMemoryView:
     def put_assignment(self, assignment: AccessPackageAssignment) -> None:
         if assignment.id is None:
             raise ValueError("an assignment in a view needs an id")
-        self._assignments[fold(assignment.id)] = assignment
+        key = fold(assignment.id)
+        self.remove_assignment(key)
+        self._assignments[key] = assignment
+        if assignment.target_ref is not None:
+            self._assignments_by_target.setdefault(fold(assignment.target_ref), set()).add(key)
 
     def remove_assignment(self, assignment_id: str) -> None:
-        self._assignments.pop(fold(assignment_id), None)
+        old = self._assignments.pop(fold(assignment_id), None)
+        if old is not None and old.target_ref is not None:
+            self._assignments_by_target.get(fold(old.target_ref), set()).discard(
+                fold(assignment_id)
+            )
 
     def put_open_request(self, request: OpenRequest) -> None:
-        self._open[fold(request.request_id)] = request
+        key = fold(request.request_id)
+        self.close_request(key)
+        self._open[key] = request
+        self._open_by_target.setdefault(fold(request.target_id), set()).add(key)
 
     def close_request(self, request_id: str) -> None:
-        self._open.pop(fold(request_id), None)
+        old = self._open.pop(fold(request_id), None)
+        if old is not None:
+            self._open_by_target.get(fold(old.target_id), set()).discard(fold(request_id))
 
     # DirectoryView.
     def user(self, user_id: str) -> DirectoryUser | None:
@@ -136,18 +152,12 @@ class InMemoryView:
         return self._assignments.get(fold(assignment_id))
 
     def assignments_of(self, target_id: str) -> Sequence[AccessPackageAssignment]:
-        wanted = fold(target_id)
-        return [
-            a
-            for a in self._assignments.values()
-            if a.is_live and a.target_ref is not None and fold(a.target_ref) == wanted
-        ]
+        keys = self._assignments_by_target.get(fold(target_id), set())
+        return [a for k in sorted(keys) if (a := self._assignments[k]).is_live]
 
     def has_open_request(self, target_id: str, package_id: str) -> bool:
         return fold(package_id) in self.open_request_packages(target_id)
 
     def open_request_packages(self, target_id: str) -> frozenset[str]:
-        wanted = fold(target_id)
-        return frozenset(
-            fold(r.access_package_id) for r in self._open.values() if fold(r.target_id) == wanted
-        )
+        keys = self._open_by_target.get(fold(target_id), set())
+        return frozenset(fold(self._open[k].access_package_id) for k in keys)

@@ -111,11 +111,14 @@ class OutboxRelay:
         return len(rows)
 
     async def _drain_all(self) -> None:
-        with contextlib.suppress(Exception):
+        """On the way out, publish what is committed; what cannot be now, the next relay will."""
+        try:
             conn = await self._connection()
             producer = await self._producer_started()
             while await self._publish_batch(conn, producer):
                 pass
+        except Exception as exc:  # nothing is lost: the rows stay unpublished for the next relay
+            log.warning("relay.drain_incomplete", error=f"{type(exc).__name__}: {exc}")
 
     async def _connection(self) -> asyncpg.Connection:
         if self._conn is None or self._conn.is_closed():
@@ -144,5 +147,5 @@ class OutboxRelay:
             with contextlib.suppress(Exception):
                 await producer.stop()
         if conn is not None:
-            with contextlib.suppress(Exception):
-                await conn.close()
+            # terminate, not close: after a failure the connection may be stuck mid-operation.
+            conn.terminate()

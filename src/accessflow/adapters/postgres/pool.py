@@ -28,7 +28,10 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
 async def connect(settings: Settings) -> asyncpg.Connection:
     """One connection with the same session settings as the pool's (for migrate and tools)."""
     conn: asyncpg.Connection = await asyncpg.connect(
-        settings.dsn, server_settings=_server_settings(settings)
+        settings.dsn,
+        server_settings=_server_settings(settings),
+        command_timeout=settings.database_command_timeout_seconds,
+        timeout=settings.database_command_timeout_seconds,
     )
     await _init_connection(conn)
     return conn
@@ -41,6 +44,8 @@ async def create_pool(settings: Settings) -> asyncpg.Pool:
         max_size=settings.database_pool_max_size,
         server_settings=_server_settings(settings),
         init=_init_connection,
+        command_timeout=settings.database_command_timeout_seconds,
+        timeout=settings.database_command_timeout_seconds,
     )
     assert pool is not None  # create_pool only returns None when awaited wrongly
     return pool
