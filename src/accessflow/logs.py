@@ -105,6 +105,13 @@ def configure_logging(
             existing.close()
     root.addHandler(handler)
     root.setLevel(level_name)
+    # A library that configured its own loggers (uvicorn's default config gives "uvicorn" a
+    # handler and propagate=False) would bypass this pipeline: hand them back to the root.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "aiokafka", "asyncpg"):
+        library = logging.getLogger(name)
+        library.handlers.clear()
+        library.propagate = True
+        library.disabled = False
     for name in NOISY_LOGGERS:
         logging.getLogger(name).setLevel(logging.NOTSET if level_name == "DEBUG" else "WARNING")
     # DeprecationWarning and friends become log lines in the same format, not raw stderr.

@@ -57,7 +57,7 @@ async def test_health_readiness_and_metrics_of_a_running_worker(e2e) -> None:
     await e2e.produce([(b"junk", b"not a command")])
     create = "accessflow.assignmentRequest.create"
     await _wait_for(lambda: _handled(_get(f"{base}/metrics")[1], create) == 5)
-    await _wait_for(lambda: "accessflow_dead_lettered_total" in _get(f"{base}/metrics")[1])
+    await _wait_for(lambda: _sample(_get(f"{base}/metrics")[1], "accessflow_dead_lettered_total"))
     text = _get(f"{base}/metrics")[1]
     assert _metric(text, "accessflow_transitions_total", state="delivered") == 5
     assert _metric(text, "accessflow_dead_lettered_total", code="NotJson") == 1
@@ -88,3 +88,12 @@ def _handled(text: str, command_type: str) -> float:
         return _metric(text, "accessflow_commands_total", type=command_type, outcome="handled")
     except AssertionError:
         return 0.0
+
+
+def _sample(text: str, name: str, **labels: str) -> bool:
+    """A sample, not just the HELP line a labelled counter exports before its first sample."""
+    try:
+        _metric(text, name, **labels)
+    except AssertionError:
+        return False
+    return True

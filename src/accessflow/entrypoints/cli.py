@@ -150,6 +150,11 @@ main.add_command(token)
 from accessflow.bench.cli import bench  # noqa: E402
 
 main.add_command(bench)
+from accessflow.client.cli import approvals, requests, submit  # noqa: E402
+
+main.add_command(submit)
+main.add_command(requests)
+main.add_command(approvals)
 
 
 if __name__ == "__main__":
