@@ -112,6 +112,7 @@ def configure_logging(
         library.handlers.clear()
         library.propagate = True
         library.disabled = False
+        library.setLevel(logging.NOTSET)  # uvicorn.Config(log_level=…) sets one of its own
     for name in NOISY_LOGGERS:
         logging.getLogger(name).setLevel(logging.NOTSET if level_name == "DEBUG" else "WARNING")
     # DeprecationWarning and friends become log lines in the same format, not raw stderr.

@@ -108,9 +108,10 @@ def test_stdlib_logger_record_comes_out_as_structlog_json_with_context() -> None
 
 
 def test_stdlib_extra_fields_become_keys_and_uvicorn_color_message_is_dropped() -> None:
-    # As uvicorn's own default logging config leaves it: a handler and no propagation.
+    # As uvicorn's own config leaves it: a handler, no propagation, a level of its own.
     logging.getLogger("uvicorn").propagate = False
     logging.getLogger("uvicorn").addHandler(logging.NullHandler())
+    logging.getLogger("uvicorn.error").setLevel("WARNING")
     stream = io.StringIO()
     configure_logging("INFO", LogFormat.JSON, stream)
 
