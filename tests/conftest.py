@@ -189,13 +189,7 @@ def subprocess_env(settings: Settings) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ACCESSFLOW_")}
     env.update(
         {
-            "ACCESSFLOW_KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
-            "ACCESSFLOW_DATABASE_URL": settings.dsn,
-            "ACCESSFLOW_DATABASE_SCHEMA": settings.database_schema,
-            "ACCESSFLOW_COMMANDS_TOPIC": settings.commands_topic,
-            "ACCESSFLOW_EVENTS_TOPIC": settings.events_topic,
-            "ACCESSFLOW_DLQ_TOPIC": settings.dlq_topic,
-            "ACCESSFLOW_CONSUMER_GROUP_ID": settings.consumer_group_id,
+            **settings.connection_environment(),
             "ACCESSFLOW_LOG_FORMAT": "json",
         }
     )

@@ -173,6 +173,19 @@ class Settings(BaseSettings):
             raise ValueError("; ".join(problems))
         return self
 
+    def connection_environment(self) -> dict[str, str]:
+        """The ``ACCESSFLOW_*`` variables that point a child process at the same broker,
+        database, schema, topics and consumer group (tests and the benchmark start many)."""
+        return {
+            "ACCESSFLOW_KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap_servers,
+            "ACCESSFLOW_DATABASE_URL": self.dsn,
+            "ACCESSFLOW_DATABASE_SCHEMA": self.database_schema,
+            "ACCESSFLOW_COMMANDS_TOPIC": self.commands_topic,
+            "ACCESSFLOW_EVENTS_TOPIC": self.events_topic,
+            "ACCESSFLOW_DLQ_TOPIC": self.dlq_topic,
+            "ACCESSFLOW_CONSUMER_GROUP_ID": self.consumer_group_id,
+        }
+
     @property
     def dsn(self) -> str:
         return self.database_url.get_secret_value()

@@ -67,13 +67,7 @@ def make_phase(
     env = {k: v for k, v in os.environ.items() if k not in _NOT_INHERITED}
     env.update(
         {
-            "ACCESSFLOW_KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
-            "ACCESSFLOW_DATABASE_URL": settings.dsn,
-            "ACCESSFLOW_DATABASE_SCHEMA": settings.database_schema,
-            "ACCESSFLOW_COMMANDS_TOPIC": settings.commands_topic,
-            "ACCESSFLOW_EVENTS_TOPIC": settings.events_topic,
-            "ACCESSFLOW_DLQ_TOPIC": settings.dlq_topic,
-            "ACCESSFLOW_CONSUMER_GROUP_ID": settings.consumer_group_id,
+            **settings.connection_environment(),
             "ACCESSFLOW_TOPIC_PARTITIONS": str(partitions),
             "ACCESSFLOW_LOG_FORMAT": "json",  # the bench reads the workers' lines
             "ACCESSFLOW_LOG_LEVEL": log_level,
