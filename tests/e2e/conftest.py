@@ -93,10 +93,36 @@ class WorkerProcess:
 
     def terminate(self, timeout: float = 60) -> int:
         self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout=timeout)
+        return self.wait(timeout)
 
     def wait(self, timeout: float) -> int:
-        return self.proc.wait(timeout=timeout)
+        code = self.proc.wait(timeout=timeout)
+        if code != 0:
+            self._show_tail(code)
+        return code
+
+    def running(self) -> bool:
+        code = self.proc.poll()
+        if code is not None:
+            self._show_tail(code)
+        return code is None
+
+    async def logged(self, event: str, seconds: float = 60) -> None:
+        """Wait until the process has logged ``event`` (a slow start on a busy machine is fine;
+        dying first, or never logging it, fails the test with the log's tail)."""
+        for _ in range(int(seconds * 10)):
+            if any(line["event"] == event for line in self.lines()):
+                return
+            assert self.running(), f"exited before logging {event}"
+            await asyncio.sleep(0.1)
+        self._show_tail(-1)
+        raise AssertionError(f"{self.log.name} did not log {event} within {seconds} s")
+
+    def _show_tail(self, code: int) -> None:
+        """A failing assertion on a process's exit then shows why it exited."""
+        tail = self.log.read_text(encoding="utf-8", errors="replace").splitlines()[-40:]
+        sys.stderr.write(f"--- {self.log.name} exited {code}; last lines:\n")
+        sys.stderr.write("\n".join(tail) + "\n")
 
     def lines(self) -> list[dict[str, Any]]:
         out = []

@@ -47,11 +47,11 @@ async def test_worker_rides_out_a_restart_mid_stream(e2e, service: str) -> None:
     commands = [e2e.create_command(e2e.user_id(n)) for n in range(N)]
     await e2e.produce_commands(commands[: N // 2])
     worker = e2e.start_worker()
-    await asyncio.sleep(2)
+    await worker.logged("command.handled")  # the outage hits a worker in mid-stream
     await _restart(service)
     await e2e.produce_commands(commands[N // 2 :])
     await asyncio.sleep(3)
-    assert worker.proc.poll() is None, "the worker died during the outage"
+    assert worker.running(), "the worker died during the outage"
     assert worker.terminate() == 0
     assert e2e.start_worker("--burst").wait(timeout=180) == 0
     await _assert_all_delivered_once(e2e, commands)
@@ -94,12 +94,21 @@ async def test_sigterm_mid_batch_exits_zero_with_no_half_done_effect(e2e) -> Non
     commands = [e2e.create_command(e2e.user_id(n)) for n in range(N)]
     await e2e.produce_commands(commands)
     worker = e2e.start_worker()
-    for _ in range(100):
-        await asyncio.sleep(0.1)
-        if any(line["event"] == "command.handled" for line in worker.lines()):
-            break
+    await worker.logged("command.handled")
     assert worker.terminate() == 0
     partial = await e2e.query("SELECT state, sequence FROM assignment_requests")
     assert {(r["state"], r["sequence"]) for r in partial} <= {("delivered", 3)}
     assert e2e.start_worker("--burst").wait(timeout=180) == 0
     await _assert_all_delivered_once(e2e, commands)
+
+
+async def test_worker_waits_for_an_unreachable_database_and_stops_cleanly(e2e) -> None:
+    """Started while the database is down, the worker retries the connection with backoff
+    (rather than crashing into a restart loop), and SIGTERM ends the wait with exit code 0."""
+    closed = "postgresql://accessflow:accessflow@127.0.0.1:9/accessflow"  # discard: refused
+    worker = e2e.start_worker(env={"ACCESSFLOW_DATABASE_URL": closed})
+    await worker.logged("retry.scheduled")
+    retries = [line for line in worker.lines() if line["event"] == "retry.scheduled"]
+    assert retries[0]["operation"] == "database.connect"
+    assert worker.terminate() == 0
+    assert worker.lines()[-1]["event"] == "worker.stopped"

@@ -24,6 +24,9 @@ from accessflow.entrypoints.retry import Stopping, is_transient, retry_transient
         asyncpg.TooManyConnectionsError("too many clients"),
         asyncpg.DeadlockDetectedError("deadlock"),
         asyncpg.InterfaceError("connection is closed"),
+        asyncpg.InternalClientError(
+            "cannot switch to state 12; another operation (2) is in progress"
+        ),
     ],
     ids=type,
 )

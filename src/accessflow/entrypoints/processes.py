@@ -16,6 +16,7 @@ from accessflow.adapters.postgres.store import PgUnitOfWork
 from accessflow.entrypoints.observability import Health, Metrics, serve
 from accessflow.entrypoints.processing import CommandProcessor
 from accessflow.entrypoints.relay import OutboxRelay
+from accessflow.entrypoints.retry import Stopping, retry_transient
 from accessflow.entrypoints.timers import TimerLoop
 from accessflow.entrypoints.worker import Worker
 from accessflow.logs import get_logger
@@ -60,10 +61,39 @@ async def run_worker(settings: Settings, *, burst: bool = False, relay: bool = T
         group=settings.consumer_group_id,
         topic=settings.commands_topic,
     )
-    db = await pool.create_pool(settings)
+    # Signals are ours from the start: a SIGTERM while the database is still unreachable
+    # ends the wait for it cleanly instead of killing the process mid-start.
+    with _stop_on_signals(stop):
+        try:
+            db = await retry_transient(
+                lambda: pool.create_pool(settings), what="database.connect", stop=stop
+            )
+        except Stopping:
+            server.shutdown()
+            log.info("worker.stopped", events_published=0)
+            return
+        try:
+            await _serve_commands(settings, db, stop, health, metrics, burst=burst, relay=relay)
+        finally:
+            await db.close()
+            server.shutdown()
+
+
+async def _serve_commands(
+    settings: Settings,
+    db: asyncpg.Pool,
+    stop: asyncio.Event,
+    health: Health,
+    metrics: Metrics,
+    *,
+    burst: bool,
+    relay: bool,
+) -> None:
     relay_stop = asyncio.Event()
     publisher = OutboxRelay(settings)
     relay_task = asyncio.create_task(publisher.run(relay_stop)) if relay else None
+    if relay_task is not None:
+        _stop_if_it_fails(relay_task, stop, "relay")
     watch = asyncio.create_task(_watch_outbox(settings, db, health, metrics))
     uow = PgUnitOfWork(db)
     processor = CommandProcessor(
@@ -72,11 +102,12 @@ async def run_worker(settings: Settings, *, burst: bool = False, relay: bool = T
     worker = Worker(settings, processor, health, metrics, publisher.wake, burst=burst)
     timers = TimerLoop(uow, utc_now, publisher.wake)
     timer_task = asyncio.create_task(timers.run(stop)) if not burst else None
+    if timer_task is not None:
+        _stop_if_it_fails(timer_task, stop, "timers")
     try:
-        with _stop_on_signals(stop):
-            await worker.run(stop)
-            if burst:  # a burst run also fires what is already due before it exits
-                await timers.fire_due()
+        await worker.run(stop)
+        if burst:  # a burst run also fires what is already due before it exits
+            await timers.fire_due()
     finally:
         watch.cancel()
         if timer_task is not None:
@@ -84,9 +115,20 @@ async def run_worker(settings: Settings, *, burst: bool = False, relay: bool = T
         relay_stop.set()
         if relay_task is not None:
             await relay_task  # drains what this worker committed before it goes
-        await db.close()
-        server.shutdown()
         log.info("worker.stopped", events_published=publisher.published_total)
+
+
+def _stop_if_it_fails(task: asyncio.Task[None], stop: asyncio.Event, what: str) -> None:
+    """A loop beside the consumer that dies of a non-transient error stops the whole worker
+    (which then exits non-zero with the traceback) rather than leaving it running without
+    publishing events or firing timers."""
+
+    def done(task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("worker.component_failed", component=what, error=repr(task.exception()))
+            stop.set()
+
+    task.add_done_callback(done)
 
 
 async def run_relay(settings: Settings) -> None:

@@ -31,8 +31,16 @@ def is_transient(exc: BaseException) -> bool:
     """Outages of the broker or the database: wait and try again, never skip."""
     if isinstance(exc, KafkaError | OSError | asyncio.TimeoutError | ConnectionError):
         return True
-    if isinstance(exc, asyncpg.InterfaceError | asyncpg.exceptions.OutdatedSchemaCacheError):
-        return True  # the client lost its connection (or its cached plan) under us
+    if isinstance(
+        exc,
+        asyncpg.InterfaceError
+        | asyncpg.InternalClientError
+        | asyncpg.exceptions.OutdatedSchemaCacheError,
+    ):
+        # The client lost its connection (or its cached plan) under us. InternalClientError
+        # ("cannot switch to state …; another operation is in progress") is what a connection
+        # the server dropped while it sat idle raises on its next use: drop it, reconnect.
+        return True
     if isinstance(exc, asyncpg.PostgresError):
         sqlstate = getattr(exc, "sqlstate", None) or ""
         return sqlstate[:2] in _TRANSIENT_SQLSTATE_CLASSES or isinstance(
