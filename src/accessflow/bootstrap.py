@@ -7,12 +7,15 @@ lifetimes of what they get back.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
+from accessflow.adapters.connectors_config import ConnectorsConfig, load_connectors_config
 from accessflow.adapters.kafka.topics import TopicState, ensure_topics
 from accessflow.adapters.postgres import pool
 from accessflow.adapters.postgres.migrate import Migration, migrate
 from accessflow.logs import configure_logging
-from accessflow.settings import Settings, load_settings
+from accessflow.service.deliveries import RetryPolicy
+from accessflow.settings import Settings, SettingsError, load_settings
 
 
 def start(**overrides: object) -> Settings:
@@ -37,3 +40,30 @@ async def migrate_all(settings: Settings, *, topics: bool = True) -> MigrateResu
         await conn.close()
     ensured = await ensure_topics(settings) if topics else []
     return MigrateResult(applied, ensured)
+
+
+def connectors_config(settings: Settings) -> ConnectorsConfig:
+    """The connectors file named by ``ACCESSFLOW_CONNECTORS_FILE`` (only the built-in
+    directory without one). Raises ConnectorsConfigError naming the file and each faulty
+    entry, or SettingsError when the delivery lease is shorter than a connector's call."""
+    if settings.connectors_file is None:
+        return ConnectorsConfig()
+    config = load_connectors_config(settings.connectors_file)
+    longest = config.longest_call_seconds()
+    if settings.delivery_lease_seconds <= longest:
+        raise SettingsError(
+            f"ACCESSFLOW_DELIVERY_LEASE_SECONDS ({settings.delivery_lease_seconds:g}) must be "
+            f"longer than the longest connector call in {settings.connectors_file} "
+            f"({longest:g} s: maxElapsedSeconds + timeoutSeconds), or a call still running "
+            "would be claimed again by another worker"
+        )
+    return config
+
+
+def delivery_policy(settings: Settings) -> RetryPolicy:
+    return RetryPolicy(
+        max_rounds=settings.delivery_max_rounds,
+        initial=timedelta(seconds=settings.delivery_retry_initial_seconds),
+        maximum=timedelta(seconds=settings.delivery_retry_max_seconds),
+        lease=timedelta(seconds=settings.delivery_lease_seconds),
+    )

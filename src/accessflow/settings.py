@@ -78,6 +78,18 @@ class Settings(BaseSettings):
     max_command_bytes: PositiveInt = 1_048_576
     shutdown_timeout_seconds: Annotated[float, Field(gt=0)] = 30.0
 
+    # Deliveries through outside connectors (docs/connectors.md)
+    connectors_file: Path | None = None  # YAML/JSON; without one, only groups are delivered
+    delivery_concurrency: Annotated[int, Field(ge=1, le=1024)] = 32  # calls in flight
+    delivery_max_rounds: Annotated[int, Field(ge=1, le=100)] = 10
+    delivery_retry_initial_seconds: Annotated[float, Field(gt=0)] = 30.0
+    delivery_retry_max_seconds: Annotated[float, Field(gt=0)] = 3600.0
+    # A claimed grant is this worker's for this long; then it is due again (sent again,
+    # with the same idempotency key) should the worker have died mid-call.
+    delivery_lease_seconds: Annotated[float, Field(gt=0)] = 300.0
+    # Graph lets a failed request be reprocessed for 14 days after it completed.
+    reprocess_window_days: Annotated[int, Field(ge=0, le=3650)] = 14
+
     # Kafka security passthrough for real clusters
     kafka_security_protocol: KafkaSecurityProtocol = KafkaSecurityProtocol.PLAINTEXT
     kafka_sasl_mechanism: (
@@ -162,6 +174,11 @@ class Settings(BaseSettings):
             problems.append(
                 "ACCESSFLOW_CONSUMER_HEARTBEAT_INTERVAL_MS must be below "
                 "ACCESSFLOW_CONSUMER_SESSION_TIMEOUT_MS"
+            )
+        if self.delivery_retry_initial_seconds > self.delivery_retry_max_seconds:
+            problems.append(
+                "ACCESSFLOW_DELIVERY_RETRY_INITIAL_SECONDS is larger than "
+                "ACCESSFLOW_DELIVERY_RETRY_MAX_SECONDS"
             )
         sasl = self.kafka_security_protocol.value.startswith("SASL")
         if sasl and not self.kafka_sasl_mechanism:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import uuid
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 import orjson
@@ -22,6 +23,7 @@ from command_support import (
     SALES_GROUP,
     admin_remove,
     cancel,
+    catalog_with_outside_resources,
     create,
     decide,
     finance_for_megan,
@@ -32,6 +34,8 @@ from command_support import (
 from store_support import Harness
 
 from accessflow.domain.catalog import load_catalog
+from accessflow.service.connectors import GrantResult
+from accessflow.service.deliveries import RetryPolicy, lease_due, record
 from accessflow.service.delivery import assignment_id_for
 from accessflow.service.events import (
     COMMAND_REJECTED,
@@ -40,7 +44,7 @@ from accessflow.service.events import (
     state_changed_event_id,
 )
 from accessflow.service.handlers import Outcome, handle_batch
-from accessflow.service.ports import Changes
+from accessflow.service.ports import Changes, GrantState
 from accessflow.service.types import Item
 
 
@@ -267,3 +271,27 @@ async def test_a_catalog_membership_survives_the_removal(harness: Harness) -> No
     await run(harness, create("c2", rid(2), remove, requestor=PATTI, admin=True))
     assert await harness.probe.members_of(SALES_GROUP, "accessflow") == set()
     assert await harness.probe.members_of(SALES_GROUP, "catalog") == {MEGAN}
+
+
+async def test_outside_grants_wait_lease_and_settle_alike(harness: Harness) -> None:
+    """A grant for an outside system is written pending; a lease hides it until the lease
+    ends; its result settles the request. The same rows, leases and events on both."""
+    await harness.apply_catalog(catalog_with_outside_resources("SaasApp", "Other"))
+    await run(harness, create("c1", rid(1), sales_for()))
+    assert await states_of(harness, rid(1)) == ["submitted", "delivering"]
+    policy = RetryPolicy()
+    leased = await lease_due(harness.uow, NOW, 1, policy)
+    assert [p.grant.resource_scope_id for p in leased] == ["Other-scope"]  # due, then by id
+    assert (leased[0].target_id, leased[0].grant.role_origin_id) == (MEGAN, "Other-reader")
+    [second] = await lease_due(harness.uow, NOW, 10, policy)
+    assert await lease_due(harness.uow, NOW + timedelta(seconds=1), 10, policy) == []
+    results = [(leased[0], GrantResult.succeeded()), (second, GrantResult.failed("403"))]
+    delivered, settled = await record(harness.uow, results, NOW, policy)
+    assert [d.grant.state for d in delivered] == [GrantState.DELIVERED, GrantState.FAILED]
+    assert [(s.from_state, s.to_state) for s in settled] == [("delivering", "partiallyDelivered")]
+    grants = await harness.probe.grants_of(str(assignment_id_for(rid(1))))
+    assert [(g.resource_scope_id, g.state, g.detail, g.attempts) for g in grants] == [
+        ("Other-scope", "delivered", None, 1),
+        ("SaasApp-scope", "failed", "403", 1),
+    ]
+    assert all(g.next_attempt_at is None and g.request_id == rid(1) for g in grants)

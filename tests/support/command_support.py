@@ -11,7 +11,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from accessflow.domain.catalog import Catalog
+import yaml
+
+from accessflow.domain.catalog import Catalog, load_catalog
 from accessflow.domain.catalog_file import read_catalog_file
 from accessflow.service.approvals import STAGE_NAMESPACE
 from accessflow.service.commands import (
@@ -184,3 +186,20 @@ def rejected(command_id: str, request_id: uuid.UUID, code: str = "InvalidCommand
         partition=0,
         offset=0,
     )
+
+
+def catalog_with_outside_resources(*origin_systems: str) -> Catalog:
+    """The example catalog with "Sales reports" granting one resource in each of
+    ``origin_systems`` (scope ids ``<origin>-scope``) instead of its group."""
+    document = yaml.safe_load(EXAMPLE_CATALOG.read_text(encoding="utf-8"))
+    for package in document["accessPackages"]:
+        if package["id"] == SALES:
+            package["resourceRoleScopes"] = [
+                {
+                    "id": f"{origin}-scope",
+                    "role": {"originId": f"{origin}-reader", "originSystem": origin},
+                    "scope": {"originId": f"{origin}-site", "originSystem": origin},
+                }
+                for origin in origin_systems
+            ]
+    return load_catalog(document)

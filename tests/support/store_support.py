@@ -123,7 +123,8 @@ class PgProbe:
 
     async def grants_of(self, assignment_id: str) -> list[Grant]:
         rows = await self.db.fetch(
-            "SELECT assignment_id, resource_scope_id, origin_system, origin_id, state, detail "
+            "SELECT assignment_id, resource_scope_id, origin_system, origin_id, state, detail, "
+            "request_id, role_origin_id, attempts, next_attempt_at "
             "FROM grants WHERE assignment_id = $1 ORDER BY resource_scope_id",
             uuid.UUID(assignment_id),
         )

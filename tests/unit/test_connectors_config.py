@@ -217,3 +217,23 @@ def test_registry_refuses_two_connectors_differing_only_in_case() -> None:
     registry = ConnectorRegistry({})
     with pytest.raises(ValueError, match="same originSystem"):
         ConnectorRegistry({"A": registry, "a": registry})
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        (
+            "connectors:\n  - {originSystem: SharePointOnline, type: directory}",
+            "connectors[0]: the built-in directory delivers only AadGroup",
+        ),
+        (
+            "connectors:\n  - {originSystem: aadgroup, type: webhook, "
+            "url: 'https://h.example/x', secret: 0123456789abcdef0}",
+            "connectors[0]: AadGroup memberships live in accessflow's own directory",
+        ),
+    ],
+)
+def test_each_connector_type_serves_only_what_it_can(text: str, problem: str) -> None:
+    with pytest.raises(ConnectorsConfigError) as error:
+        parse_connectors_config(text)
+    assert problem in str(error.value)

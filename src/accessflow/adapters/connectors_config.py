@@ -120,6 +120,17 @@ class ConnectorsConfig(BaseModel):
                     f"configured by connectors[{seen[key]}]"
                 )
             seen[key] = index
+            is_group = key == GROUP_ORIGIN_SYSTEM.casefold()
+            if isinstance(entry, DirectoryConnectorConfig) and not is_group:
+                raise ValueError(
+                    f"connectors[{index}]: the built-in directory delivers only "
+                    f"{GROUP_ORIGIN_SYSTEM} (group memberships), not {entry.origin_system!r}"
+                )
+            if isinstance(entry, WebhookConnectorConfig) and is_group:
+                raise ValueError(
+                    f"connectors[{index}]: {GROUP_ORIGIN_SYSTEM} memberships live in "
+                    "accessflow's own directory and cannot go to a webhook"
+                )
         if GROUP_ORIGIN_SYSTEM.casefold() not in seen:
             # The directory is built in: a file that only adds webhooks keeps group delivery.
             self.connectors.append(_default_connectors()[0])
@@ -131,6 +142,10 @@ class ConnectorsConfig(BaseModel):
         return frozenset(
             c.origin_system for c in self.connectors if isinstance(c, DirectoryConnectorConfig)
         )
+
+    def longest_call_seconds(self) -> float:
+        """The longest one connector round may take (its inline retries included)."""
+        return max((w.max_elapsed_seconds + w.timeout_seconds for w in self.webhooks), default=0.0)
 
     @property
     def webhooks(self) -> list[WebhookConnectorConfig]:

@@ -45,10 +45,12 @@ from accessflow.service.ports import (
     Membership,
     MutableView,
     OutboxEvent,
+    PendingGrant,
     ProcessedCommand,
     StoredRequest,
     Timer,
     UnitOfWork,
+    uuids,
 )
 
 _OPEN = frozenset({"submitted", "pendingApproval", "scheduled", "delivering"})
@@ -266,6 +268,26 @@ class InMemoryBatchStore(BatchStore):
         due = [t for t, fired in self.state.timers.values() if not fired and t.due_at <= now]
         return sorted(due, key=lambda t: t.due_at)[:limit]
 
+    async def grants_of(self, assignment_ids: Collection[str]) -> list[Grant]:
+        wanted = set(uuids(assignment_ids))
+        grants = self.state.grants
+        return [grants[k] for k in sorted(grants) if k[0] in wanted]
+
+    async def lease_due_grants(
+        self, now: datetime, limit: int, lease_until: datetime
+    ) -> list[PendingGrant]:
+        due = sorted(
+            (g for g in self.state.grants.values() if g.waiting and _due(g, now)),
+            key=lambda g: (g.next_attempt_at, g.assignment_id, g.resource_scope_id),
+        )[:limit]
+        leased = []
+        for grant in due:
+            grant = replace(grant, next_attempt_at=lease_until)
+            self.state.grants[(grant.assignment_id, grant.resource_scope_id)] = grant
+            row = self.state.assignments[grant.assignment_id]
+            leased.append(PendingGrant(grant, row.target_id, row.access_package_id or ""))
+        return leased
+
     def _upsert_request(self, stored: StoredRequest) -> None:
         request, old = stored.request, self.state.requests.get(stored.id)
         _not_null(status=request.status, created_at=request.created_date_time)
@@ -318,6 +340,10 @@ class InMemoryBatchStore(BatchStore):
             state.grants[(grant.assignment_id, grant.resource_scope_id)] = grant
         state.members.update(_delivered(changes.memberships_added))
         state.members.difference_update(_delivered(changes.memberships_removed))
+
+
+def _due(grant: Grant, now: datetime) -> bool:
+    return grant.next_attempt_at is not None and grant.next_attempt_at <= now
 
 
 def _insert(table: dict[_K, _V], key: _K, value: _V, constraint: str) -> None:

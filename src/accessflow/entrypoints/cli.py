@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import click
 
 from accessflow import __version__, bootstrap
+from accessflow.adapters.connectors_config import ConnectorsConfigError
 from accessflow.settings import Settings, SettingsError
 
 T = TypeVar("T")
@@ -72,7 +73,12 @@ def worker(ctx: click.Context, burst: bool, no_relay: bool) -> None:
     """Consume commands, drive requests through their states, publish events."""
     from accessflow.entrypoints.processes import run_worker
 
-    _run(run_worker(_settings(ctx), burst=burst, relay=not no_relay))
+    settings = _settings(ctx)
+    try:  # a bad connectors file fails here, before anything connects
+        connectors = bootstrap.connectors_config(settings)
+    except (SettingsError, ConnectorsConfigError) as exc:
+        raise click.ClickException(str(exc)) from None
+    _run(run_worker(settings, connectors, burst=burst, relay=not no_relay))
 
 
 @main.command()

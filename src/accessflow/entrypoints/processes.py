@@ -7,12 +7,17 @@ import asyncio
 import contextlib
 import signal
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
+import httpx
 
+from accessflow import bootstrap
+from accessflow.adapters.connectors_config import ConnectorsConfig
 from accessflow.adapters.postgres import outbox, pool
 from accessflow.adapters.postgres.store import PgUnitOfWork
+from accessflow.adapters.webhook import connectors_from_config
+from accessflow.entrypoints.deliveries import DeliveryLoop
 from accessflow.entrypoints.observability import Health, Metrics, serve
 from accessflow.entrypoints.processing import CommandProcessor
 from accessflow.entrypoints.relay import OutboxRelay
@@ -20,6 +25,7 @@ from accessflow.entrypoints.retry import Stopping, retry_transient
 from accessflow.entrypoints.timers import TimerLoop
 from accessflow.entrypoints.worker import Worker
 from accessflow.logs import get_logger
+from accessflow.service.connectors import Connector
 from accessflow.settings import Settings
 
 log = get_logger("accessflow.worker")
@@ -49,8 +55,15 @@ def _stopper(stop: asyncio.Event, sig: signal.Signals) -> Callable[[], None]:
     return handler
 
 
-async def run_worker(settings: Settings, *, burst: bool = False, relay: bool = True) -> None:
-    """Consume commands until SIGTERM/SIGINT (or, in burst mode, until caught up)."""
+async def run_worker(
+    settings: Settings,
+    connectors: ConnectorsConfig | None = None,
+    *,
+    burst: bool = False,
+    relay: bool = True,
+) -> None:
+    """Consume commands until SIGTERM/SIGINT (or, in burst mode, until caught up), and
+    deliver waiting grants through ``connectors`` (the built-in directory only by default)."""
     stop = asyncio.Event()
     health = Health()
     metrics = Metrics(health)
@@ -73,7 +86,11 @@ async def run_worker(settings: Settings, *, burst: bool = False, relay: bool = T
             log.info("worker.stopped", events_published=0)
             return
         try:
-            await _serve_commands(settings, db, stop, health, metrics, burst=burst, relay=relay)
+            async with httpx.AsyncClient() as client:  # one connection pool for all webhooks
+                registry = connectors_from_config(connectors or ConnectorsConfig(), client)
+                await _serve_commands(
+                    settings, db, registry, stop, health, metrics, burst=burst, relay=relay
+                )
         finally:
             await db.close()
             server.shutdown()
@@ -82,6 +99,7 @@ async def run_worker(settings: Settings, *, burst: bool = False, relay: bool = T
 async def _serve_commands(
     settings: Settings,
     db: asyncpg.Pool,
+    connector: Connector,
     stop: asyncio.Event,
     health: Health,
     metrics: Metrics,
@@ -97,21 +115,40 @@ async def _serve_commands(
     watch = asyncio.create_task(_watch_outbox(settings, db, health, metrics))
     uow = PgUnitOfWork(db)
     processor = CommandProcessor(
-        uow, metrics, utc_now, max_command_bytes=settings.max_command_bytes
+        uow,
+        metrics,
+        utc_now,
+        max_command_bytes=settings.max_command_bytes,
+        reprocess_window=timedelta(days=settings.reprocess_window_days),
     )
-    worker = Worker(settings, processor, health, metrics, publisher.wake, burst=burst)
-    timers = TimerLoop(uow, utc_now, publisher.wake)
-    timer_task = asyncio.create_task(timers.run(stop)) if not burst else None
-    if timer_task is not None:
-        _stop_if_it_fails(timer_task, stop, "timers")
+    sender = DeliveryLoop(
+        uow,
+        connector,
+        utc_now,
+        bootstrap.delivery_policy(settings),
+        publisher.wake,
+        concurrency=settings.delivery_concurrency,
+    )
+
+    def committed() -> None:  # a commit may have written events and waiting grants
+        publisher.wake()
+        sender.wake()
+
+    worker = Worker(settings, processor, health, metrics, committed, burst=burst)
+    timers = TimerLoop(uow, utc_now, committed)
+    loops = [] if burst else [("timers", timers.run(stop)), ("deliveries", sender.run(stop))]
+    tasks = [asyncio.create_task(loop) for _, loop in loops]
+    for (name, _), task in zip(loops, tasks, strict=True):
+        _stop_if_it_fails(task, stop, name)
     try:
         await worker.run(stop)
-        if burst:  # a burst run also fires what is already due before it exits
+        if burst:  # a burst run also does what is already due before it exits
             await timers.fire_due()
+            await sender.drain()
     finally:
         watch.cancel()
-        if timer_task is not None:
-            await timer_task
+        for task in tasks:
+            await task
         relay_stop.set()
         if relay_task is not None:
             await relay_task  # drains what this worker committed before it goes

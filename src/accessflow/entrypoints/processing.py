@@ -13,12 +13,13 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import asyncpg
 from aiokafka import TopicPartition
 
 from accessflow.adapters.kafka.dlq import DeadLetter
+from accessflow.domain.states import DEFAULT_REPROCESS_WINDOW
 from accessflow.entrypoints.decode import decode
 from accessflow.entrypoints.observability import Metrics
 from accessflow.entrypoints.retry import is_transient
@@ -40,12 +41,14 @@ class CommandProcessor:
         clock: Callable[[], datetime],
         *,
         max_command_bytes: int = 1_000_000,
+        reprocess_window: timedelta = DEFAULT_REPROCESS_WINDOW,
         poison_attempts: int = 3,
     ) -> None:
         self._uow = uow
         self._metrics = metrics
         self._clock = clock
         self._max_bytes = max_command_bytes
+        self._reprocess_window = reprocess_window
         self._poison_attempts = poison_attempts
         self._records: dict[int, Record] = {}
 
@@ -82,7 +85,9 @@ class CommandProcessor:
         return result
 
     async def _handle(self, items: list[Item]) -> list[Outcome]:
-        outcomes, changes = await handle_batch(items, self._uow, self._clock())
+        outcomes, changes = await handle_batch(
+            items, self._uow, self._clock(), reprocess_window=self._reprocess_window
+        )
         # Committed: one line per transition, for whoever follows a single request.
         for entry in changes.history:
             log.info(

@@ -48,8 +48,9 @@ class GrantRequest:
     origin_system: str
     origin_id: str
     role_origin_id: str | None = None
-    #: Which durable round this is (1 on first delivery; the worker counts its timer re-fires
-    #: and reprocesses). Connectors' own inline retries do not change it.
+    #: Which durable round this is: 1 on the first call, counting up as the delivery loop
+    #: retries; a reprocess or a revoke starts again at 1. Connectors' own inline retries
+    #: do not change it.
     attempt: int = 1
 
     def idempotency_key(self, operation: Operation) -> str:

@@ -24,12 +24,16 @@ S = RequestState
 
 class CreateHandler:
     def __init__(
-        self, recorder: Recorder, view: MutableView, requests: dict[uuid.UUID, StoredRequest]
+        self,
+        recorder: Recorder,
+        view: MutableView,
+        requests: dict[uuid.UUID, StoredRequest],
+        fulfil: Fulfilment | None = None,
     ) -> None:
         self.recorder = recorder
         self.view = view
         self.requests = requests
-        self.fulfil = Fulfilment(recorder, view)
+        self.fulfil = fulfil or Fulfilment(recorder, view)
 
     def handle(self, cmd: Command, data: CreateData) -> None:
         if cmd.request_id in self.requests:

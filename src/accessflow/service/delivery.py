@@ -1,20 +1,29 @@
 """Delivering a request: grant (or revoke) every resource role scope of its access package.
 
-This is the built-in directory connector: a group resource (``originSystem: AadGroup``) is
-delivered as a membership row in accessflow's own directory, written in the same transaction
-as the state change. Resources of other origin systems need a connector of their own
-(issue 6); until one is configured they fail with ``ResourceUnavailable``.
+Groups (``originSystem: AadGroup``) are delivered by the built-in directory connector: a
+membership row in accessflow's own directory, written in the same transaction as the state
+change. Every other resource is written as a *waiting* grant (``pending``, or ``revoking``
+for a removal) for the delivery loop, which calls the configured connector outside any
+transaction (``service/deliveries.py``): the consume path never waits on an outside system.
+A request settles (delivered / partiallyDelivered / deliveryFailed) once none of its grants
+is waiting any more; :func:`settle` says how.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
 from accessflow.domain.codes import ReasonCode
 from accessflow.domain.enums import AssignmentState, RequestState
-from accessflow.domain.models.packages import AccessPackage, AccessPackageResourceRoleScope
-from accessflow.service.ports import Changes, Grant, Membership, MutableView
+from accessflow.domain.models.packages import (
+    GROUP_ORIGIN_SYSTEM,
+    AccessPackage,
+    AccessPackageResourceRoleScope,
+)
+from accessflow.service.ports import Changes, Grant, GrantState, Membership, MutableView
 
 ASSIGNMENT_NAMESPACE = uuid.UUID("0b6f4c55-2f8e-5f3a-b0a4-5d1e7c9a8e12")
 
@@ -33,90 +42,152 @@ class DeliveryResult:
     def assignment_state(self) -> AssignmentState:
         return AssignmentState(self.state.value)
 
-    def reason(self) -> dict[str, str] | None:
+    def reason(self) -> dict[str, object] | None:
+        """``code``/``message`` as the wire contract has them, plus one ``details`` entry
+        per resource that failed (``target`` = its resource role scope id)."""
         if not self.failures:
             return None
         detail = "; ".join(f"{scope}: {why}" for scope, why in self.failures)
-        return {"code": ReasonCode.RESOURCE_UNAVAILABLE.value, "message": detail}
+        return {
+            "code": ReasonCode.RESOURCE_UNAVAILABLE.value,
+            "message": detail,
+            "details": [{"target": scope, "message": why} for scope, why in self.failures],
+        }
 
 
 def scope_key(scope: AccessPackageResourceRoleScope, index: int) -> str:
     return scope.id or f"{scope.scope.origin_system}:{scope.scope.origin_id}:{index}"
 
 
+def is_directory(origin_system: str) -> bool:
+    return origin_system.casefold() == GROUP_ORIGIN_SYSTEM.casefold()
+
+
 def grant_all(
     package: AccessPackage,
     target_id: str,
     assignment_id: uuid.UUID,
+    request_id: uuid.UUID,
     changes: Changes,
+    now: datetime,
     only: set[str] | None = None,
-) -> DeliveryResult:
-    """Grant each scope (or only those named in ``only``, for a reprocess)."""
-    failures: list[tuple[str, str]] = []
-    attempted = 0
+) -> list[Grant]:
+    """Grant each scope (or only those named in ``only``, for a reprocess): groups now, the
+    rest as ``pending`` grants due at once."""
+    written = []
     for index, scope in enumerate(package.resource_role_scopes):
         key = scope_key(scope, index)
         if only is not None and key not in only:
             continue
-        attempted += 1
-        group_id = scope.group_id
-        if group_id is None:
-            why = f"no connector for originSystem {scope.scope.origin_system!r}"
-            failures.append((key, why))
-            state = "failed"
+        origin = scope.scope.origin_system
+        if is_directory(origin):
+            changes.memberships_added.append(Membership(scope.scope.origin_id, target_id))
+            state, due = GrantState.DELIVERED, None
         else:
-            changes.memberships_added.append(Membership(group_id, target_id))
-            state, why = "delivered", ""
-        changes.grants.append(
+            state, due = GrantState.PENDING, now
+        grant = Grant(
+            assignment_id,
+            key,
+            origin,
+            scope.scope.origin_id,
+            state,
+            request_id=request_id,
+            role_origin_id=scope.role.origin_id,
+            next_attempt_at=due,
+        )
+        changes.grants.append(grant)
+        written.append(grant)
+    return written
+
+
+def revoke_all(
+    package: AccessPackage | None,
+    target_id: str,
+    assignment_id: uuid.UUID,
+    request_id: uuid.UUID,
+    view: MutableView,
+    changes: Changes,
+    now: datetime,
+    granted: Mapping[str, Grant],
+    only: set[str] | None = None,
+) -> list[Grant]:
+    """Revoke what the assignment was granted (its grant rows; the package's scopes for
+    assignments older than them): memberships now, unless another live assignment of the
+    same target still grants the same group; outside resources as ``revoking`` grants."""
+    rows = dict(granted)
+    for index, scope in enumerate(package.resource_role_scopes if package else ()):
+        key = scope_key(scope, index)
+        rows.setdefault(
+            key,
             Grant(
                 assignment_id,
                 key,
                 scope.scope.origin_system,
                 scope.scope.origin_id,
-                state,
-                why or None,
-            )
+                GrantState.DELIVERED,
+                role_origin_id=scope.role.origin_id,
+            ),
         )
-    return _result(attempted, failures)
+    still_granted = _groups_granted_elsewhere(view, target_id, assignment_id)
+    written = []
+    for key, row in sorted(rows.items()):
+        if (only is not None and key not in only) or row.state == GrantState.REVOKED:
+            continue
+        if is_directory(row.origin_system):
+            if row.origin_id.casefold() not in still_granted:
+                changes.memberships_removed.append(Membership(row.origin_id, target_id))
+            state, due = GrantState.REVOKED, None
+        else:  # even a grant that failed is revoked: the far side may have half-done it
+            state, due = GrantState.REVOKING, now
+        grant = Grant(
+            assignment_id,
+            key,
+            row.origin_system,
+            row.origin_id,
+            state,
+            request_id=request_id,
+            role_origin_id=row.role_origin_id,
+            next_attempt_at=due,
+        )
+        changes.grants.append(grant)
+        written.append(grant)
+    return written
 
 
-def revoke_all(
-    package: AccessPackage,
-    target_id: str,
-    assignment_id: uuid.UUID,
-    view: MutableView,
-    changes: Changes,
-) -> None:
-    """Remove the memberships this assignment delivered, unless another live assignment of
-    the same target still grants the same group."""
-    still_granted = {
-        scope.group_id
+def _groups_granted_elsewhere(
+    view: MutableView, target_id: str, assignment_id: uuid.UUID
+) -> set[str]:
+    return {
+        group_id.casefold()
         for other in view.assignments_of(target_id)
         if other.id is not None and other.id != str(assignment_id)
         for other_package in [view.package(other.access_package_id or "")]
         if other_package is not None
         for scope in other_package.resource_role_scopes
+        if (group_id := scope.group_id) is not None
     }
-    for index, scope in enumerate(package.resource_role_scopes):
-        group_id = scope.group_id
-        if group_id is not None and group_id not in still_granted:
-            changes.memberships_removed.append(Membership(group_id, target_id))
-        changes.grants.append(
-            Grant(
-                assignment_id,
-                scope_key(scope, index),
-                scope.scope.origin_system,
-                scope.scope.origin_id,
-                "revoked",
-            )
-        )
 
 
-def _result(attempted: int, failures: list[tuple[str, str]]) -> DeliveryResult:
+def settle(grants: Iterable[Grant]) -> DeliveryResult | None:
+    """The outcome over an assignment's grants of this round, or None while any waits."""
+    grants = list(grants)
+    if any(g.waiting for g in grants):
+        return None
+    failures = [
+        (g.resource_scope_id, g.detail or "failed")
+        for g in grants
+        if g.state in (GrantState.FAILED, GrantState.REVOKE_FAILED)
+    ]
     if not failures:
         state = RequestState.DELIVERED
-    elif len(failures) < attempted:
+    elif len(failures) < len(grants):
         state = RequestState.PARTIALLY_DELIVERED
     else:
         state = RequestState.DELIVERY_FAILED
     return DeliveryResult(state, tuple(failures))
+
+
+def failed_keys(grants: Iterable[Grant]) -> set[str]:
+    """What a reprocess sends again: the grants (or revokes) that failed, nothing else."""
+    failed = (GrantState.FAILED, GrantState.REVOKE_FAILED)
+    return {g.resource_scope_id for g in grants if g.state in failed}

@@ -39,16 +39,24 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
+class ReasonDetail(_Strict):
+    target: str | None = Field(
+        default=None,
+        description="What the detail is about: the JSON path of an offending value in a "
+        "rejection, the resource role scope id of a resource that failed delivery.",
+    )
+    message: str
+
+
 class Reason(_Strict):
     """Why a request was denied, canceled, failed or partially delivered."""
 
     code: str = Field(description="Stable machine-readable reason code (see docs).")
     message: str
-
-
-class ReasonDetail(_Strict):
-    target: str | None = Field(default=None, description="JSON path of the offending value.")
-    message: str
+    details: list[ReasonDetail] = Field(
+        default_factory=list,
+        description="One entry per resource that failed, for partial or failed delivery.",
+    )
 
 
 class RejectionReason(_Strict):

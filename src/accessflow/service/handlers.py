@@ -11,13 +11,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from accessflow.domain import states
 from accessflow.domain.errors import DomainError
 from accessflow.service.commands import CancelData, CreateData, DecideData, ReprocessData
 from accessflow.service.create import CreateHandler
 from accessflow.service.events import ReasonDetail, RejectionReason
+from accessflow.service.fulfil import Fulfilment
 from accessflow.service.lifecycle import LifecycleHandler
 from accessflow.service.ports import BatchStore, Changes, StoredRequest, UnitOfWork
 from accessflow.service.recorder import Recorder
@@ -41,11 +42,15 @@ class Outcome:
 
 
 async def handle_batch(
-    items: Sequence[Item], uow: UnitOfWork, now: datetime
+    items: Sequence[Item],
+    uow: UnitOfWork,
+    now: datetime,
+    *,
+    reprocess_window: timedelta = states.DEFAULT_REPROCESS_WINDOW,
 ) -> tuple[list[Outcome], Changes]:
     """Apply ``items`` in order in one transaction; returns what happened to each."""
     async with uow.batch() as store:
-        return await _in_transaction(store, items, now, Changes())
+        return await _in_transaction(store, items, now, Changes(), reprocess_window)
 
 
 async def handle_due_timers(
@@ -63,7 +68,11 @@ async def handle_due_timers(
 
 
 async def _in_transaction(
-    store: BatchStore, items: Sequence[Item], now: datetime, changes: Changes
+    store: BatchStore,
+    items: Sequence[Item],
+    now: datetime,
+    changes: Changes,
+    reprocess_window: timedelta = states.DEFAULT_REPROCESS_WINDOW,
 ) -> tuple[list[Outcome], Changes]:
     seen = await store.processed_ids({item.id for item in items})
     fresh: list[Item] = []
@@ -78,8 +87,11 @@ async def _in_transaction(
     users, mails, assignment_ids = _wanted(fresh, requests)
     view = await store.view(users, mails, assignment_ids)
     recorder = Recorder(changes, now)
-    create = CreateHandler(recorder, view, requests)
-    lifecycle = LifecycleHandler(recorder, view, requests)
+    # Grant rows only for existing assignments (removals, reprocesses, expiries): a plain
+    # create, the hot path, costs no extra query.
+    fulfil = Fulfilment(recorder, view, await store.grants_of(assignment_ids))
+    create = CreateHandler(recorder, view, requests, fulfil)
+    lifecycle = LifecycleHandler(recorder, view, requests, fulfil, reprocess_window)
     applied = iter([_apply(item, recorder, create, lifecycle, requests) for item in fresh])
     await store.save(changes)
     # In input order, duplicates included, for the log lines and the metrics.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 from accessflow.domain import states
 from accessflow.domain.codes import ReasonCode
@@ -28,12 +29,18 @@ S = RequestState
 
 class LifecycleHandler:
     def __init__(
-        self, recorder: Recorder, view: MutableView, requests: dict[uuid.UUID, StoredRequest]
+        self,
+        recorder: Recorder,
+        view: MutableView,
+        requests: dict[uuid.UUID, StoredRequest],
+        fulfil: Fulfilment | None = None,
+        reprocess_window: timedelta = states.DEFAULT_REPROCESS_WINDOW,
     ) -> None:
+        self.reprocess_window = reprocess_window
         self.recorder = recorder
         self.requests = requests
         self.view = view
-        self.fulfil = Fulfilment(recorder, view)
+        self.fulfil = fulfil or Fulfilment(recorder, view)
 
     def _existing(self, cmd: Command) -> StoredRequest:
         stored = self.requests.get(cmd.request_id)
@@ -65,9 +72,10 @@ class LifecycleHandler:
     def reprocess(self, cmd: Command, data: ReprocessData) -> None:
         stored = self._existing(cmd)
         self._authorize(stored, data.requestor)
-        states.reprocess(stored.request, now=self.recorder.now)  # raises when not allowed
+        # Raises when not allowed: wrong state, or completed longer than the window ago.
+        states.reprocess(stored.request, now=self.recorder.now, window=self.reprocess_window)
         self.recorder.move(stored, S.DELIVERING, cmd.id, cmd.traceparent)
-        self.fulfil.deliver(stored, cmd)
+        self.fulfil.deliver(stored, cmd, again=True)
 
     def decide(self, cmd: Command, data: DecideData) -> None:
         stored = self._existing(cmd)

@@ -69,22 +69,67 @@ class OutboxEvent:
     payload: bytes
 
 
+class GrantState:
+    """Where one resource role scope of an assignment stands."""
+
+    PENDING = "pending"  # a grant waits for its connector (next_attempt_at)
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    REVOKING = "revoking"  # a revoke waits for its connector
+    REVOKED = "revoked"
+    REVOKE_FAILED = "revokeFailed"
+    WAITING = frozenset({PENDING, REVOKING})
+
+
 @dataclass(frozen=True, slots=True)
 class Grant:
-    """One resource role scope delivered (or not) for an assignment."""
+    """One resource role scope delivered (or not) for an assignment.
+
+    A grant of an outside system (a webhook) is written ``pending`` (or ``revoking``) with a
+    ``next_attempt_at``; the delivery loop sends it outside any transaction and writes the
+    result back. ``request_id`` names the request whose outcome waits on it.
+    """
 
     assignment_id: uuid.UUID
     resource_scope_id: str
     origin_system: str
     origin_id: str
-    state: str  # delivered | failed | revoked
+    state: str  # a GrantState value
     detail: str | None = None
+    request_id: uuid.UUID | None = None
+    role_origin_id: str | None = None
+    attempts: int = 0
+    next_attempt_at: datetime | None = None
+
+    @property
+    def waiting(self) -> bool:
+        return self.state in GrantState.WAITING
+
+
+@dataclass(frozen=True, slots=True)
+class PendingGrant:
+    """A waiting grant as the delivery loop claims it: the row and who it is for."""
+
+    grant: Grant
+    target_id: str
+    access_package_id: str
 
 
 @dataclass(frozen=True, slots=True)
 class Membership:
     group_id: str
     user_id: str
+
+
+def uuids(ids: Collection[str]) -> list[uuid.UUID]:
+    """The ids that are UUIDs (a command may name any string as an assignment id)."""
+    parsed = set()
+    for value in ids:
+        try:
+            parsed.add(uuid.UUID(value))
+        except ValueError:
+            continue
+    return sorted(parsed)
 
 
 TIMER_NAMESPACE = uuid.UUID("9a7c3c1e-4b5d-5e6f-8a9b-0c1d2e3f4a5b")
@@ -161,6 +206,19 @@ class BatchStore(Protocol):
 
     async def claim_due_timers(self, now: datetime, limit: int) -> list[Timer]:
         """Unfired timers due by ``now``, locked (others skip them) until the commit."""
+        ...
+
+    async def grants_of(self, assignment_ids: Collection[str]) -> list[Grant]:
+        """Every grant row of these assignments (read after ``load_requests`` locked their
+        requests, so a concurrent result for the same request is seen, not lost)."""
+        ...
+
+    async def lease_due_grants(
+        self, now: datetime, limit: int, lease_until: datetime
+    ) -> list[PendingGrant]:
+        """Waiting grants due by ``now``, their ``next_attempt_at`` pushed to
+        ``lease_until``: no other worker claims them while this one calls the connector,
+        and a worker that dies mid-call leaves them due again when the lease ends."""
         ...
 
 

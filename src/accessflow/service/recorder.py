@@ -121,8 +121,12 @@ class Recorder:
         previous: AssignmentState | None,
         cause: StoredRequest,
         traceparent: str | None,
+        *,
+        before_next_move: bool = True,
     ) -> None:
-        """An assignment created or changed by the cause's latest transition."""
+        """An assignment created or changed by the cause's coming outcome move (or, with
+        ``before_next_move=False``, by the transition the cause has just made: an add whose
+        grants wait on a connector shows its assignment ``delivering`` until it settles)."""
         state = assignment.state.value if assignment.state else None
         data = {
             "assignmentId": assignment.id,
@@ -131,8 +135,9 @@ class Recorder:
             "state": state,
             "assignment": to_graph(assignment),
         }
-        # The next sequence: the change is recorded just before the cause's outcome move.
-        event_id = assignment_event_id(cause.request.id, cause.sequence + 1)
+        # Keyed by the transition it goes with, so a redelivery can never add another.
+        sequence = cause.sequence + 1 if before_next_move else cause.sequence
+        event_id = assignment_event_id(cause.request.id, sequence)
         self._event(event_id, ASSIGNMENT_CHANGED, cause.request.id, data, traceparent)
 
     def rejected(

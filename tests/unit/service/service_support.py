@@ -8,18 +8,35 @@ from datetime import datetime
 
 import orjson
 import yaml
-from command_support import EXAMPLE_CATALOG, NOW, SALES
+from command_support import EXAMPLE_CATALOG, NOW, SALES, catalog_with_outside_resources
 
 from accessflow.adapters.memory import InMemoryUnitOfWork
 from accessflow.domain.catalog import Catalog, load_catalog
+from accessflow.service.connectors import Connector, ConnectorRegistry
+from accessflow.service.deliveries import Delivered, RetryPolicy, deliver_due
 from accessflow.service.events import CommandRejected, EventEnvelope, StateChanged
 from accessflow.service.handlers import Outcome, handle_batch
 from accessflow.service.types import Item
+
+__all__ = ["catalog_with_outside_resources"]
 
 
 async def run(uow: InMemoryUnitOfWork, *items: Item, now: datetime = NOW) -> list[Outcome]:
     outcomes, _ = await handle_batch(items, uow, now)
     return outcomes
+
+
+async def deliver(
+    uow: InMemoryUnitOfWork,
+    connector: Connector | None = None,
+    now: datetime = NOW,
+    policy: RetryPolicy | None = None,
+) -> list[Delivered]:
+    """One round of the delivery loop: every grant due by ``now`` sent and recorded
+    (no connector configured: every outside resource fails, as in a bare install)."""
+    registry = connector or ConnectorRegistry({})
+    delivered, _ = await deliver_due(uow, registry, now, policy or RetryPolicy())
+    return delivered
 
 
 def events(uow: InMemoryUnitOfWork) -> list[EventEnvelope]:

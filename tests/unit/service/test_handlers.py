@@ -25,6 +25,7 @@ from command_support import (
 )
 from service_support import (
     catalog_without_group_connector,
+    deliver,
     events,
     rejections,
     run,
@@ -32,7 +33,6 @@ from service_support import (
 )
 
 from accessflow.adapters.memory import InMemoryUnitOfWork
-from accessflow.domain.catalog import Catalog
 from accessflow.service.delivery import assignment_id_for
 from accessflow.service.events import (
     ASSIGNMENT_CHANGED,
@@ -162,22 +162,10 @@ def _failing() -> InMemoryUnitOfWork:
     return InMemoryUnitOfWork(catalog_without_group_connector())
 
 
-async def test_reprocess_within_the_window_delivers_again(catalog: Catalog) -> None:
-    """No connector: deliveryFailed (ResourceUnavailable). Once the resource is a group
-    again, a reprocess goes back to delivering and delivers."""
-    uow = _failing()
-    await run(uow, create("c1", rid(1), sales_for()))
-    assert transitions(uow, rid(1))[-1] == ("deliveryFailed", "ResourceUnavailable")
-    uow.apply_catalog(catalog)
-    outcomes = await run(uow, reprocess("p1", rid(1)), now=NOW + timedelta(days=13))
-    assert outcomes[0].transitions == ["delivering", "delivered"]
-    assert [h.sequence for h in uow.history_of(rid(1))] == [1, 2, 3, 4, 5]
-    assert uow.members_of(SALES_GROUP) == {MEGAN}
-
-
 async def test_reprocess_after_the_window_is_rejected() -> None:
     uow = _failing()
     await run(uow, create("c1", rid(1), sales_for()))
+    await deliver(uow)
     await run(uow, reprocess("p1", rid(1)), now=NOW + timedelta(days=15))
     assert rejections(uow) == {"p1": "ReprocessWindowExpired"}
     assert transitions(uow, rid(1))[-1][0] == "deliveryFailed"
@@ -186,6 +174,7 @@ async def test_reprocess_after_the_window_is_rejected() -> None:
 async def test_reprocess_by_a_stranger_is_rejected() -> None:
     uow = _failing()
     await run(uow, create("c1", rid(1), sales_for()))
+    await deliver(uow)
     await run(uow, reprocess("p1", rid(1), by=KAYO))
     assert rejections(uow) == {"p1": "RequestorNotAllowed"}
 

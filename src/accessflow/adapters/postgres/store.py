@@ -23,7 +23,15 @@ from accessflow.adapters.postgres.catalog_store import (
 from accessflow.adapters.postgres.pool import Conn
 from accessflow.adapters.postgres.view import load_view
 from accessflow.domain.models.requests import AccessPackageAssignmentRequest, to_graph
-from accessflow.service.ports import Changes, MutableView, StoredRequest, Timer
+from accessflow.service.ports import (
+    Changes,
+    Grant,
+    MutableView,
+    PendingGrant,
+    StoredRequest,
+    Timer,
+    uuids,
+)
 
 
 class PgUnitOfWork:
@@ -144,6 +152,23 @@ class PgBatchStore:
         )
         return [Timer(r["id"], r["kind"], r["request_id"], r["due_at"], r["payload"]) for r in rows]
 
+    async def grants_of(self, assignment_ids: Collection[str]) -> list[Grant]:
+        wanted = uuids(assignment_ids)
+        if not wanted:
+            return []
+        rows = await self._conn.fetch(
+            f"SELECT {_GRANT_COLUMNS} FROM grants g WHERE g.assignment_id = ANY($1::uuid[]) "
+            "ORDER BY g.assignment_id, g.resource_scope_id",
+            wanted,
+        )
+        return [_grant(row) for row in rows]
+
+    async def lease_due_grants(
+        self, now: datetime, limit: int, lease_until: datetime
+    ) -> list[PendingGrant]:
+        rows = await self._conn.fetch(_LEASE_GRANTS, now, limit, lease_until)
+        return [PendingGrant(_grant(r), r["target_id"], r["access_package_id"]) for r in rows]
+
     async def _save_effects(self, changes: Changes) -> None:
         conn = self._conn
         if changes.users_created:
@@ -179,6 +204,10 @@ class PgBatchStore:
                         g.origin_id,
                         g.state,
                         g.detail,
+                        g.request_id,
+                        g.role_origin_id,
+                        g.attempts,
+                        g.next_attempt_at,
                     )
                     for g in changes.grants
                 ],
@@ -255,8 +284,46 @@ ON CONFLICT (id) DO UPDATE SET state = excluded.state, updated_at = now(),
 
 _UPSERT_GRANT = """
 INSERT INTO grants (assignment_id, resource_scope_id, origin_system, origin_id, state, detail,
-    updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, now())
+    request_id, role_origin_id, attempts, next_attempt_at, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now())
 ON CONFLICT (assignment_id, resource_scope_id) DO UPDATE SET state = excluded.state,
-    detail = excluded.detail, updated_at = now()
+    detail = excluded.detail, request_id = excluded.request_id,
+    role_origin_id = excluded.role_origin_id, attempts = excluded.attempts,
+    next_attempt_at = excluded.next_attempt_at, updated_at = now()
 """
+
+_GRANT_COLUMNS = (
+    "g.assignment_id, g.resource_scope_id, g.origin_system, g.origin_id, g.state, g.detail, "
+    "g.request_id, g.role_origin_id, g.attempts, g.next_attempt_at"
+)
+
+# SKIP LOCKED: several workers lease; each due grant goes to exactly one of them, and the
+# lease (next_attempt_at pushed forward) outlives this short transaction.
+_LEASE_GRANTS = f"""
+WITH due AS (
+    SELECT assignment_id, resource_scope_id FROM grants
+    WHERE state IN ('pending', 'revoking') AND next_attempt_at <= $1
+    ORDER BY next_attempt_at, assignment_id, resource_scope_id LIMIT $2
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE grants g SET next_attempt_at = $3
+FROM due, assignments a
+WHERE g.assignment_id = due.assignment_id AND g.resource_scope_id = due.resource_scope_id
+  AND a.id = g.assignment_id
+RETURNING {_GRANT_COLUMNS}, a.target_id, a.access_package_id
+"""
+
+
+def _grant(row: asyncpg.Record) -> Grant:
+    return Grant(
+        row["assignment_id"],
+        row["resource_scope_id"],
+        row["origin_system"],
+        row["origin_id"],
+        row["state"],
+        row["detail"],
+        row["request_id"],
+        row["role_origin_id"],
+        row["attempts"],
+        row["next_attempt_at"],
+    )
