@@ -70,6 +70,7 @@ def healthy_ready_and_documented(served: Any) -> None:
     assert {
         f"{base}/assignmentRequests",
         f"{base}/assignmentRequests/{{request_id}}",
+        f"{base}/assignmentRequests/{{request_id}}/history",
         f"{base}/assignmentRequests/filterByCurrentUser(on='{{on}}')",
         f"{base}/assignmentRequests/{{request_id}}/cancel",
         f"{base}/accessPackageAssignmentApprovals/{{approval_id}}/stages/{{stage_id}}",

@@ -1,19 +1,23 @@
 """Graph representations built from what the worker stored: requests (with ``$select`` and
-``$expand``), assignments, and approvals (``approval`` / ``approvalStage``, spec §4.8)."""
+``$expand``), their transition history, assignments, and approvals (``approval`` /
+``approvalStage``, spec §4.8)."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from accessflow.adapters.postgres.pool import Conn
 from accessflow.adapters.postgres.queries import RequestRow, get_assignments, get_catalog_objects
+from accessflow.adapters.postgres.queries_history import HistoryRow, get_history
 from accessflow.api.auth import Principal
 from accessflow.domain.models.approvals import UNREVIEWED_ID, Approval, ApprovalStage, Identity
+from accessflow.domain.models.base import format_utc
 from accessflow.domain.models.requests import to_graph
 
 #: Navigation properties: only present when asked for with ``$expand``.
-NAVIGATION = ("accessPackage", "assignment", "requestor")
+NAVIGATION = ("accessPackage", "assignment", "requestor", "history")
 REQUEST_PROPERTIES = frozenset(
     {
         "id",
@@ -49,12 +53,15 @@ async def expand_requests(
     wanted = set(expand)
     packages: dict[str, dict[str, Any]] = {}
     assignments: dict[str, Any] = {}
+    history: dict[uuid.UUID, list[HistoryRow]] = {}
     if "accessPackage" in wanted:
         ids = {r.access_package_id for r in rows if r.access_package_id}
         packages = await get_catalog_objects(conn, "accessPackage", ids)
     if "assignment" in wanted:
         found = await get_assignments(conn, {r.assignment_id for r in rows if r.assignment_id})
         assignments = {k: v.document for k, v in found.items()}
+    if "history" in wanted:
+        history = await get_history(conn, [r.id for r in rows])
     out = []
     for row in rows:
         extra: dict[str, Any] = {}
@@ -66,8 +73,24 @@ async def expand_requests(
             extra["assignment"] = assignments.get(assignment_id, row.document.get("assignment"))
         if "requestor" in wanted:
             extra["requestor"] = row.document.get("requestor")
+        if "history" in wanted:
+            extra["history"] = [history_resource(h) for h in history.get(row.id, [])]
         out.append(extra)
     return out
+
+
+def history_resource(row: HistoryRow) -> dict[str, Any]:
+    """One transition: what it moved from and to, why (``reason``), what caused it, when."""
+    return {
+        "sequence": row.sequence,
+        "previousState": row.previous_state,
+        "state": row.state,
+        "status": row.status,
+        "reason": row.reason,
+        "causationId": row.causation_id,
+        "causeType": row.cause_type,
+        "occurredDateTime": format_utc(row.occurred_at),
+    }
 
 
 def may_decide(stage: Mapping[str, Any], user: str) -> bool:

@@ -1,6 +1,6 @@
-"""``…/assignmentRequests``: create, list (OData subset, keyset pages), get, and
-``filterByCurrentUser(on=…)``. Non-admins see the requests they made, that are for them, or
-that they are named to approve; admins see all."""
+"""``…/assignmentRequests``: create, list (OData subset, keyset pages), get, a request's
+transition ``history``, and ``filterByCurrentUser(on=…)``. Non-admins see the requests they
+made, that are for them, or that they are named to approve; admins see all."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from accessflow.adapters.postgres.queries import (
     get_request,
     list_requests,
 )
+from accessflow.adapters.postgres.queries_history import get_history
 from accessflow.api import paging
 from accessflow.api.auth import Principal
 from accessflow.api.create import create_request
@@ -28,12 +29,14 @@ from accessflow.api.publisher import valid_traceparent
 from accessflow.api.representation import (
     REQUEST_PROPERTIES,
     expand_requests,
+    history_resource,
     is_named_approver,
     request_resource,
 )
 from accessflow.api.schemas import (
     AssignmentRequestCollection,
     AssignmentRequestResource,
+    HistoryCollection,
     create_body_schema,
 )
 from accessflow.domain.codes import ReasonCode
@@ -54,7 +57,7 @@ REQUESTS = CollectionSpec(
         "requestor/objectId": FieldSpec("id"),
     },
     select=REQUEST_PROPERTIES,
-    expand=frozenset({"accessPackage", "assignment", "requestor"}),
+    expand=frozenset({"accessPackage", "assignment", "requestor", "history"}),
     orderby="createdDateTime",
 )
 _CREATE_SCHEMA, CREATE_DEFINITIONS = create_body_schema()
@@ -143,6 +146,28 @@ async def get_one(
         expanded = await expand_requests(conn, [row], options.expand)
     resource = request_resource(row.document, options.select, expanded[0])
     return JSONResponse({"@odata.context": context_url(request, ENTITY), **resource})
+
+
+HISTORY = CollectionSpec("history", paged=False)
+
+
+@router.get(
+    "/assignmentRequests/{request_id}/history",
+    response_model=HistoryCollection,
+    summary="A request's transitions (who caused each, when, why), oldest first",
+)
+async def get_history_of(
+    request: Request, ctx: Context, caller: Caller, request_id: uuid.UUID
+) -> JSONResponse:
+    """Every transition the worker recorded for the request, in sequence order; readable by
+    whoever may read the request, and kept after it completes."""
+    paging.query_options(HISTORY, request)  # no query options: any is a 400
+    async with ctx.db.acquire() as conn:
+        row = await readable_request(conn, caller, request_id)
+        history = await get_history(conn, [row.id])
+    value = [history_resource(h) for h in history.get(row.id, [])]
+    context = context_url(request, f"assignmentRequests('{row.id}')/history")
+    return JSONResponse(paging.collection(context, value))
 
 
 async def readable_request(conn: Conn, caller: Principal, request_id: uuid.UUID) -> RequestRow:

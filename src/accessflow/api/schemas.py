@@ -19,6 +19,19 @@ class _Graph(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True)
 
 
+class HistoryEntryResource(_Graph):
+    """One transition of a request (accessflow's own: Graph has no such navigation)."""
+
+    sequence: int
+    previous_state: str | None = Field(alias="previousState")
+    state: str
+    status: str
+    reason: dict[str, Any] | None
+    causation_id: str = Field(alias="causationId")
+    cause_type: str = Field(alias="causeType")
+    occurred_date_time: str = Field(alias="occurredDateTime")
+
+
 class AssignmentRequestResource(_Graph):
     """``microsoft.graph.accessPackageAssignmentRequest``."""
 
@@ -35,6 +48,7 @@ class AssignmentRequestResource(_Graph):
     access_package: dict[str, Any] | None = Field(default=None, alias="accessPackage")
     assignment: dict[str, Any] | None = None
     requestor: dict[str, Any] | None = None
+    history: list[HistoryEntryResource] | None = None
 
 
 class AssignmentResource(_Graph):
@@ -77,6 +91,10 @@ class _Collection(_Graph):
 
 class AssignmentRequestCollection(_Collection):
     value: list[AssignmentRequestResource]
+
+
+class HistoryCollection(_Collection):
+    value: list[HistoryEntryResource]
 
 
 class AssignmentCollection(_Collection):

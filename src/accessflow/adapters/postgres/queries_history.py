@@ -1,0 +1,60 @@
+"""Read model of a request's transition history (``request_history``) for the HTTP API.
+
+The worker writes one row per transition, in the same transaction as the request itself and
+the ``processed_commands`` row of the command that caused it; rows are never updated or
+deleted. The cause's type comes from that ledger when the cause was a command; timers and
+connector deliveries are not commands, and their causation ids say what they are
+(``timer:…``, ``delivery:…``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from accessflow.adapters.postgres.pool import Conn
+
+_HISTORY = """
+SELECT h.request_id, h.sequence, h.previous_state, h.state, h.status, h.reason,
+       h.causation_id, c.command_type, h.occurred_at
+FROM request_history h
+LEFT JOIN processed_commands c ON c.command_id = h.causation_id
+WHERE h.request_id = ANY($1::uuid[])
+ORDER BY h.request_id, h.sequence
+"""
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    request_id: uuid.UUID
+    sequence: int
+    previous_state: str | None
+    state: str
+    status: str
+    reason: dict[str, Any] | None
+    causation_id: str
+    command_type: str | None  # the processed command's type, when a command caused it
+    occurred_at: datetime
+
+    @property
+    def cause_type(self) -> str:
+        """The command's type, else the causation id's prefix (``timer``, ``delivery``)."""
+        if self.command_type is not None:
+            return self.command_type
+        prefix, separator, _ = self.causation_id.partition(":")
+        return prefix if separator and prefix else "unknown"
+
+
+async def get_history(
+    conn: Conn, request_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, list[HistoryRow]]:
+    """Each request's transitions in sequence order (a request without any maps to none)."""
+    found: defaultdict[uuid.UUID, list[HistoryRow]] = defaultdict(list)
+    if request_ids:
+        for row in await conn.fetch(_HISTORY, sorted(set(request_ids))):
+            found[row["request_id"]].append(HistoryRow(**dict(row)))
+    return dict(found)
