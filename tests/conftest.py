@@ -13,6 +13,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -26,6 +27,9 @@ from aiokafka.admin import AIOKafkaAdminClient
 from accessflow.settings import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
+# pytest's importlib mode puts no test folder on sys.path; the helpers shared by the suites
+# (commands, stores, the webhook receiver) live in tests/support.
+sys.path.insert(0, str(ROOT / "tests" / "support"))
 STACK = ROOT / "deploy" / "local" / "stack"
 KAFKA_IMAGE = "apache/kafka:4.1.0"
 POSTGRES_IMAGE = "postgres:16"

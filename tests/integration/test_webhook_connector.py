@@ -10,9 +10,7 @@ import asyncio
 import json
 import time
 import uuid
-from collections import defaultdict
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
@@ -20,11 +18,7 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
-import uvicorn
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
+from receiver import Receiver, Step, receiving
 
 from accessflow.adapters.connectors_config import ConnectorsConfig, WebhookConnectorConfig
 from accessflow.adapters.webhook import (
@@ -41,63 +35,10 @@ from accessflow.service.connectors import GrantRequest, Outcome
 SECRET = "s3cret-s3cret-s3cret"
 
 
-@dataclass(frozen=True)
-class Step:
-    status: int = 200
-    delay: float = 0.0
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Call:
-    body: bytes
-    headers: dict[str, str]
-    at: float
-
-
-@dataclass
-class Receiver:
-    base_url: str
-    script: dict[str, list[Step]] = field(default_factory=lambda: defaultdict(list))
-    calls: dict[str, list[Call]] = field(default_factory=lambda: defaultdict(list))
-
-    def url(self, name: str) -> str:
-        return f"{self.base_url}/hook/{name}"
-
-    def answer(self, name: str, *steps: Step) -> str:
-        """Script the next answers of endpoint ``name`` (then 200s); return its URL."""
-        self.script[name].extend(steps)
-        return self.url(name)
-
-
-async def _hook(request: Request) -> Response:
-    receiver: Receiver = request.app.state.receiver
-    name = request.path_params["name"]
-    body = await request.body()
-    receiver.calls[name].append(Call(body, dict(request.headers), time.monotonic()))
-    script = receiver.script[name]
-    step = script.pop(0) if script else Step()
-    if step.delay:
-        await asyncio.sleep(step.delay)
-    return Response(f"status {step.status}", step.status, headers=step.headers)
-
-
 @pytest_asyncio.fixture(scope="module")
 async def server() -> AsyncIterator[Receiver]:
-    app = Starlette(routes=[Route("/hook/{name}", _hook, methods=["POST"])])
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
-    config.timeout_graceful_shutdown = 1
-    uv = uvicorn.Server(config)
-    task = asyncio.create_task(uv.serve())
-    while not uv.started:  # uvicorn exposes a flag, not an event
-        if task.done():
-            task.result()  # it failed to start: raise its error here
-        await asyncio.sleep(0.01)
-    port = uv.servers[0].sockets[0].getsockname()[1]
-    app.state.receiver = Receiver(f"http://127.0.0.1:{port}")
-    yield app.state.receiver
-    uv.should_exit = True
-    await task
+    async with receiving() as receiver:
+        yield receiver
 
 
 @pytest.fixture

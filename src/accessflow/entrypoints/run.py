@@ -19,6 +19,7 @@ import orjson
 import uvicorn
 
 from accessflow import bootstrap
+from accessflow.adapters.connectors_config import ConnectorsConfig, ConnectorsConfigError
 from accessflow.adapters.kafka.producer import CLOUDEVENTS_HEADERS, make_producer
 from accessflow.adapters.postgres.catalog_store import apply_catalog
 from accessflow.adapters.postgres.pool import connect
@@ -91,15 +92,17 @@ DEMO_REQUESTS: list[tuple[str, dict[str, Any]]] = [
 def main() -> int:
     try:
         settings = bootstrap.start()
-    except SettingsError as exc:
+        connectors = bootstrap.connectors_config(settings)
+    except (SettingsError, ConnectorsConfigError) as exc:
         print(exc, file=sys.stderr)
         return 2
+    demo = os.environ.get("ACCESSFLOW_DEMO", "1") != "0"
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_run(settings, demo=os.environ.get("ACCESSFLOW_DEMO", "1") != "0"))
+        asyncio.run(_run(settings, connectors, demo=demo))
     return 0
 
 
-async def _run(settings: Settings, *, demo: bool) -> None:
+async def _run(settings: Settings, connectors: ConnectorsConfig, *, demo: bool) -> None:
     result = await bootstrap.migrate_all(settings)
     log.info(
         "stack.ready",
@@ -117,7 +120,7 @@ async def _run(settings: Settings, *, demo: bool) -> None:
     _announce_api(settings)
     demo_task = asyncio.create_task(_submit_demo(settings)) if demo else None
     try:
-        await run_worker(settings)
+        await run_worker(settings, connectors)
     finally:
         if demo_task is not None:
             demo_task.cancel()

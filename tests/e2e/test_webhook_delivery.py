@@ -1,0 +1,212 @@
+"""Webhook delivery end to end: a real worker process (connectors file, real Kafka and
+PostgreSQL) delivering to a real HTTP receiver in the test process. Retries, permanent
+failures, partial delivery and reprocess, signatures, and a slow endpoint that must not hold
+up other requests of its partition."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+import pytest_asyncio
+import yaml
+from receiver import Receiver, Step, receiving
+
+from accessflow.adapters.webhook import (
+    IDEMPOTENCY_HEADER,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    verify_signature,
+)
+from accessflow.service import commands
+
+SECRET = "e2e-webhook-secret-0123456789"
+SALES = "a914b616-e04e-476b-aa37-91038f0b165b"
+
+
+@pytest_asyncio.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    async with receiving() as receiver:
+        yield receiver
+
+
+def _connectors(tmp: Path, receiver: Receiver, *origins: str) -> Path:
+    """One webhook per origin system, at endpoint ``/hook/<origin>``; quick inline retries."""
+    path = tmp / "connectors.yaml"
+    entries = [
+        {
+            "originSystem": origin,
+            "type": "webhook",
+            "url": receiver.url(origin),
+            "secret": SECRET,
+            "timeoutSeconds": 30,
+            "maxAttempts": 4,
+            "maxElapsedSeconds": 20,
+            "backoffInitialSeconds": 0.05,
+            "backoffMaxSeconds": 0.2,
+        }
+        for origin in origins
+    ]
+    path.write_text(yaml.safe_dump({"connectors": entries}), encoding="utf-8")
+    return path
+
+
+def _start(e2e, receiver: Receiver, *origins: str, users: int = 4):
+    """The catalog's package granting one resource per origin system, and a worker."""
+    catalog = e2e.catalog(users)
+    catalog["accessPackages"][0]["resourceRoleScopes"] = [
+        {
+            "id": f"{origin}-scope",
+            "role": {"originId": f"{origin}-reader", "originSystem": origin},
+            "scope": {"originId": f"{origin}-site", "originSystem": origin},
+        }
+        for origin in origins
+    ]
+    e2e.prepare(catalog)
+    env = {"ACCESSFLOW_CONNECTORS_FILE": str(_connectors(e2e.tmp, receiver, *origins))}
+    return e2e.start_worker(env=env)
+
+
+async def _until(
+    e2e, done: Callable[[dict[str, list[dict[str, Any]]]], bool], seconds: float = 60
+) -> dict[str, list[dict[str, Any]]]:
+    """Read the events topic until ``done(events by request)``; fail after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while True:
+        events = e2e.by_request(await e2e.events())
+        if done(events):
+            return events
+        assert time.monotonic() < deadline, f"gave up waiting; events so far: {_states(events)}"
+        await asyncio.sleep(0.3)
+
+
+def _states(events: dict[str, list[dict[str, Any]]]) -> dict[str, list[str]]:
+    return {rid: [e["data"]["state"] for e in evs] for rid, evs in events.items()}
+
+
+def _ended(request_id: str) -> Callable[[dict[str, list[dict[str, Any]]]], bool]:
+    terminal = {"delivered", "partiallyDelivered", "deliveryFailed"}
+    return lambda events: (
+        bool(events.get(request_id)) and (events[request_id][-1]["data"]["state"] in terminal)
+    )
+
+
+def _verified(call) -> dict[str, Any]:
+    """The call's body, once its signature checks out against the shared secret."""
+    timestamp = call.headers[TIMESTAMP_HEADER.lower()]
+    assert verify_signature(SECRET, timestamp, call.body, call.headers[SIGNATURE_HEADER.lower()])
+    assert not verify_signature("not-the-secret-at-all", timestamp, call.body, "v1=00")
+    body: dict[str, Any] = orjson.loads(call.body)
+    assert body["idempotencyKey"] == call.headers[IDEMPOTENCY_HEADER.lower()]
+    return body
+
+
+async def test_503_twice_then_200_is_delivered_with_signed_calls(e2e, receiver) -> None:
+    receiver.answer("SaasApp", Step(503), Step(503))
+    worker = _start(e2e, receiver, "SaasApp")
+    command = e2e.create_command(e2e.user_id(0))
+    await e2e.produce_commands([command])
+    events = await _until(e2e, _ended(command["subject"]))
+    assert _states(events)[command["subject"]] == ["submitted", "delivering", "delivered"]
+    calls = receiver.calls["SaasApp"]
+    bodies = [_verified(call) for call in calls]
+    assert len(bodies) == 3
+    assert {b["idempotencyKey"] for b in bodies} == {bodies[0]["idempotencyKey"]}
+    assert (bodies[0]["operation"], bodies[0]["targetId"], bodies[0]["requestId"]) == (
+        "grant",
+        e2e.user_id(0),
+        command["subject"],
+    )
+    assert bodies[0]["roleOriginId"] == "SaasApp-reader"
+    assert worker.terminate() == 0
+    grants = await e2e.query("SELECT state, attempts FROM grants")
+    assert [(g["state"], g["attempts"]) for g in grants] == [("delivered", 1)]
+
+
+async def test_400_fails_delivery_at_once(e2e, receiver) -> None:
+    receiver.answer("SaasApp", Step(400))
+    worker = _start(e2e, receiver, "SaasApp")
+    command = e2e.create_command(e2e.user_id(0))
+    await e2e.produce_commands([command])
+    events = await _until(e2e, _ended(command["subject"]))
+    last = events[command["subject"]][-1]["data"]
+    assert last["state"] == "deliveryFailed"
+    assert last["reason"]["code"] == "ResourceUnavailable"
+    assert [d["target"] for d in last["reason"]["details"]] == ["SaasApp-scope"]
+    assert "400" in last["reason"]["details"][0]["message"]
+    assert len(receiver.calls["SaasApp"]) == 1  # a 4xx is not retried
+    assert worker.terminate() == 0
+
+
+async def test_partial_delivery_then_reprocess_resends_only_the_failed_grant(e2e, receiver) -> None:
+    receiver.answer("Flaky", Step(400))
+    worker = _start(e2e, receiver, "Steady", "Flaky")
+    command = e2e.create_command(e2e.user_id(0))
+    request_id = command["subject"]
+    await e2e.produce_commands([command])
+    events = await _until(e2e, _ended(request_id))
+    partial = events[request_id][-1]["data"]
+    assert partial["state"] == "partiallyDelivered"
+    assert [d["target"] for d in partial["reason"]["details"]] == ["Flaky-scope"]
+
+    reprocess = commands.command_envelope(
+        commands.REPROCESS,
+        request_id,
+        {"requestor": {"objectId": e2e.user_id(0)}},
+        source="urn:accessflow:e2e",
+    )
+    await e2e.produce_commands([reprocess])
+    events = await _until(e2e, lambda evs: len(evs[request_id]) == 5)
+    assert _states(events)[request_id] == [
+        "submitted",
+        "delivering",
+        "partiallyDelivered",
+        "delivering",
+        "delivered",
+    ]
+    assert len(receiver.calls["Steady"]) == 1  # delivered the first time: not sent again
+    flaky = [_verified(call) for call in receiver.calls["Flaky"]]
+    assert len(flaky) == 2
+    assert flaky[0]["idempotencyKey"] == flaky[1]["idempotencyKey"]
+    assert worker.terminate() == 0
+
+
+@pytest.mark.timeout(120)
+async def test_a_slow_webhook_does_not_hold_up_its_partition(e2e, receiver) -> None:
+    """Request A's endpoint takes 8 s to answer; request B, produced on the same partition
+    (same key) while A's call hangs, is delivered long before A."""
+    receiver.answer("SaasApp", Step(200, delay=8))
+    worker = _start(e2e, receiver, "SaasApp")
+    slow = e2e.create_command(e2e.user_id(0))
+    fast = e2e.create_command(e2e.user_id(1))
+    key = slow["subject"].encode()
+    await e2e.produce([(key, orjson.dumps(slow))])
+    for _ in range(300):
+        if receiver.calls["SaasApp"]:
+            break
+        await asyncio.sleep(0.1)
+    assert receiver.calls["SaasApp"], "the slow call never arrived"
+    started = time.monotonic()
+    await e2e.produce([(key, orjson.dumps(fast))])
+    events = await _until(e2e, _ended(fast["subject"]), seconds=30)
+    fast_took = time.monotonic() - started
+    assert _states(events).get(slow["subject"]) == ["submitted", "delivering"]
+    assert fast_took < 6, f"the fast request waited {fast_took:.1f} s behind the slow one"
+    events = await _until(e2e, _ended(slow["subject"]), seconds=30)
+    assert _states(events)[slow["subject"]][-1] == "delivered"
+    assert worker.terminate() == 0
+
+
+def test_a_bad_connectors_file_stops_the_worker_at_start_with_a_clear_message(e2e) -> None:
+    path = e2e.tmp / "connectors.yaml"
+    path.write_text("connectors:\n  - {originSystem: SaasApp, type: webhook}\n")
+    worker = e2e.start_worker(env={"ACCESSFLOW_CONNECTORS_FILE": str(path)})
+    assert worker.proc.wait(timeout=60) != 0
+    output = worker.log.read_text()
+    assert "connectors[0].url: Field required" in output
+    assert "Traceback" not in output
