@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request, Response
@@ -105,7 +105,9 @@ async def reprocess(
 ) -> Response:
     row = await _act(request, ctx, caller, request_id)
     stored = AccessPackageAssignmentRequest.model_validate(row.document)
-    states.reprocess(stored, now=datetime.now(UTC))  # raises IllegalTransition / window
+    # Refused here too (not only by the worker), so the caller gets a Graph error at once.
+    window = timedelta(days=ctx.settings.reprocess_window_days)
+    states.reprocess(stored, now=datetime.now(UTC), window=window)
     data = {"requestor": to_graph(caller.caller)}
     await ctx.publisher.publish(command(REPROCESS, row.id, data, valid_traceparent(traceparent)))
     return Response(status_code=202)

@@ -200,3 +200,16 @@ async def test_no_connector_configured_fails_at_the_first_round(origin: str) -> 
 def _last_state(uow: InMemoryUnitOfWork) -> StateChanged:
     states = [e.data for e in events(uow) if isinstance(e.data, StateChanged)]
     return states[-1]
+
+
+async def test_an_assignment_still_being_delivered_cannot_be_removed_yet() -> None:
+    """Its add request waits on the connector; a removal now is refused with a clear
+    reason (and works once the add has settled)."""
+    uow = _uow("SaasApp")
+    await run(uow, create("c1", rid(1), sales_for()))
+    assignment = str(assignment_id_for(rid(1)))
+    await run(uow, create("r1", rid(2), admin_remove(assignment), admin=True))
+    assert transitions(uow, rid(2)) == [("submitted", None), ("denied", "ExistingOpenRequest")]
+    await deliver(uow, Scripted())
+    await run(uow, create("r2", rid(3), admin_remove(assignment), admin=True))
+    assert transitions(uow, rid(3))[-1] == ("delivering", None)

@@ -41,6 +41,7 @@ from accessflow.service.events import (
     assignment_event_id,
     state_changed_event_id,
 )
+from accessflow.service.handlers import handle_batch
 
 DELIVERED = [("submitted", None), ("delivering", None), ("delivered", None)]
 
@@ -232,3 +233,16 @@ async def test_every_event_of_a_mixed_batch_is_a_valid_envelope(uow: InMemoryUni
         for e in parsed
         if e.type == STATE_CHANGED
     }
+
+
+async def test_the_reprocess_window_is_configurable() -> None:
+    """ACCESSFLOW_REPROCESS_WINDOW_DAYS reaches the handlers: a 1-day window refuses a
+    reprocess 2 days after completion that the default 14 days would allow."""
+    uow = _failing()
+    await run(uow, create("c1", rid(1), sales_for()))
+    await deliver(uow)
+    later = NOW + timedelta(days=2)
+    await handle_batch([reprocess("p1", rid(1))], uow, later, reprocess_window=timedelta(days=1))
+    assert rejections(uow) == {"p1": "ReprocessWindowExpired"}
+    await handle_batch([reprocess("p2", rid(1))], uow, later)
+    assert transitions(uow, rid(1))[-1] == ("delivering", None)

@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 
 from accessflow.domain.codes import ReasonCode
 from accessflow.domain.create import CreateAssignmentRequest
-from accessflow.domain.enums import RequestType
+from accessflow.domain.enums import AssignmentState, RequestType
 from accessflow.domain.models.packages import AccessPackage, DirectoryUser
 from accessflow.domain.models.policies import AccessPackageAssignmentPolicy
 from accessflow.domain.models.requests import AccessPackageAssignment
@@ -113,6 +113,15 @@ def _resolve_existing(
     existing = view.assignment(assignment_id)
     if existing is None or not existing.is_live:
         deny(ReasonCode.ASSIGNMENT_NOT_FOUND, f"no assignment {assignment_id}", "assignment.id")
+    if existing.state is AssignmentState.DELIVERING:
+        # Its add request still waits on an outside connector; changing the assignment under
+        # it would leave that request delivering forever. Once it settles, this works.
+        deny(
+            ReasonCode.EXISTING_OPEN_REQUEST,
+            f"assignment {assignment_id} is still being delivered; try again once its "
+            "request has completed",
+            "assignment.id",
+        )
     package = view.package(existing.package_ref or "")
     if package is None:
         deny(
