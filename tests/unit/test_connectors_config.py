@@ -237,3 +237,12 @@ def test_each_connector_type_serves_only_what_it_can(text: str, problem: str) ->
     with pytest.raises(ConnectorsConfigError) as error:
         parse_connectors_config(text)
     assert problem in str(error.value)
+
+
+def test_the_example_connectors_file_is_valid() -> None:
+    path = Path(__file__).resolve().parents[2] / "examples" / "connectors.yaml"
+    config = load_connectors_config(path, environ={"SAASAPP_WEBHOOK_SECRET": "x" * 32})
+    assert config.directory_origin_systems == {"AadGroup"}
+    assert [(w.origin_system, str(w.url)) for w in config.webhooks] == [
+        ("SaasApp", "http://127.0.0.1:8081/accessflow/grants")
+    ]
