@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import urllib.request
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,7 @@ async def receiver() -> AsyncIterator[Receiver]:
         yield receiver
 
 
-def _connectors(tmp: Path, receiver: Receiver, *origins: str) -> Path:
+def _connectors(tmp: Path, receiver: Receiver, *origins: str, **overrides: Any) -> Path:
     """One webhook per origin system, at endpoint ``/hook/<origin>``; quick inline retries."""
     path = tmp / "connectors.yaml"
     entries = [
@@ -50,15 +51,18 @@ def _connectors(tmp: Path, receiver: Receiver, *origins: str) -> Path:
             "backoffInitialSeconds": 0.05,
             "backoffMaxSeconds": 0.2,
         }
+        | overrides
         for origin in origins
     ]
     path.write_text(yaml.safe_dump({"connectors": entries}), encoding="utf-8")
     return path
 
 
-def _start(e2e, receiver: Receiver, *origins: str, users: int = 4):
+def _start(
+    e2e, receiver: Receiver, *origins: str, env: dict[str, str] | None = None, **overrides: Any
+):
     """The catalog's package granting one resource per origin system, and a worker."""
-    catalog = e2e.catalog(users)
+    catalog = e2e.catalog(4)
     catalog["accessPackages"][0]["resourceRoleScopes"] = [
         {
             "id": f"{origin}-scope",
@@ -68,8 +72,8 @@ def _start(e2e, receiver: Receiver, *origins: str, users: int = 4):
         for origin in origins
     ]
     e2e.prepare(catalog)
-    env = {"ACCESSFLOW_CONNECTORS_FILE": str(_connectors(e2e.tmp, receiver, *origins))}
-    return e2e.start_worker(env=env)
+    path = _connectors(e2e.tmp, receiver, *origins, **overrides)
+    return e2e.start_worker(env={"ACCESSFLOW_CONNECTORS_FILE": str(path), **(env or {})})
 
 
 async def _until(
@@ -94,6 +98,11 @@ def _ended(request_id: str) -> Callable[[dict[str, list[dict[str, Any]]]], bool]
     return lambda events: (
         bool(events.get(request_id)) and (events[request_id][-1]["data"]["state"] in terminal)
     )
+
+
+def _scrape(port: int) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        return str(response.read().decode())
 
 
 def _verified(call) -> dict[str, Any]:
@@ -123,6 +132,10 @@ async def test_503_twice_then_200_is_delivered_with_signed_calls(e2e, receiver) 
         command["subject"],
     )
     assert bodies[0]["roleOriginId"] == "SaasApp-reader"
+    [started] = [line for line in worker.lines() if line["event"] == "worker.starting"]
+    metrics = await asyncio.to_thread(_scrape, started["metrics_port"])
+    calls = 'accessflow_grant_calls_total{origin_system="SaasApp",outcome="succeeded"} 1.0'
+    assert calls in metrics  # one round (its two inline retries are the connector's own)
     assert worker.terminate() == 0
     grants = await e2e.query("SELECT state, attempts FROM grants")
     assert [(g["state"], g["attempts"]) for g in grants] == [("delivered", 1)]
@@ -210,3 +223,31 @@ def test_a_bad_connectors_file_stops_the_worker_at_start_with_a_clear_message(e2
     output = worker.log.read_text()
     assert "connectors[0].url: Field required" in output
     assert "Traceback" not in output
+
+
+async def test_a_worker_killed_mid_call_loses_nothing_and_the_grant_goes_again(
+    e2e, receiver
+) -> None:
+    """kill -9 while the receiver is still answering: the grant stays leased, and once the
+    lease ends a new worker sends it again with the same idempotency key; the request is
+    delivered once (one event per sequence, no gaps)."""
+    receiver.answer("SaasApp", Step(200, delay=30))  # the first call never gets its answer
+    quick = {"timeoutSeconds": 2, "maxElapsedSeconds": 1}
+    lease = {"ACCESSFLOW_DELIVERY_LEASE_SECONDS": "5"}  # > timeoutSeconds + maxElapsedSeconds
+    first = _start(e2e, receiver, "SaasApp", env=lease, **quick)
+    command = e2e.create_command(e2e.user_id(0))
+    await e2e.produce_commands([command])
+    for _ in range(300):
+        if receiver.calls["SaasApp"] or not first.running():
+            break
+        await asyncio.sleep(0.1)
+    assert receiver.calls["SaasApp"], "the call never arrived"
+    first.kill9()
+    path = e2e.tmp / "connectors.yaml"
+    second = e2e.start_worker(env={"ACCESSFLOW_CONNECTORS_FILE": str(path), **lease})
+    events = await _until(e2e, _ended(command["subject"]), seconds=90)
+    assert _states(events)[command["subject"]] == ["submitted", "delivering", "delivered"]
+    calls = [_verified(call) for call in receiver.calls["SaasApp"]]
+    assert len(calls) == 2
+    assert calls[0]["idempotencyKey"] == calls[1]["idempotencyKey"]
+    assert second.terminate() == 0

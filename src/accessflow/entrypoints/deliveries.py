@@ -14,6 +14,7 @@ import contextlib
 from collections.abc import Callable
 from datetime import datetime
 
+from accessflow.entrypoints.observability import Metrics
 from accessflow.entrypoints.retry import Stopping, retry_transient
 from accessflow.logs import get_logger
 from accessflow.service import deliveries
@@ -40,7 +41,9 @@ class DeliveryLoop:
         *,
         concurrency: int = 32,
         poll_seconds: float = 0.5,
+        metrics: Metrics | None = None,
     ) -> None:
+        self._metrics = metrics
         self._uow = uow
         self._connector = connector
         self._clock = clock
@@ -120,6 +123,9 @@ class DeliveryLoop:
             self._on_committed()  # settling wrote events for the relay
         for item in delivered:
             grant = item.grant
+            if self._metrics is not None:
+                result = item.result.outcome.value
+                self._metrics.grant_calls.labels(grant.origin_system, result).inc()
             log.info(
                 "grant.attempted",
                 request_id=str(grant.request_id),

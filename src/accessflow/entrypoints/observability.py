@@ -82,6 +82,23 @@ class Metrics:
             "Age of the oldest unpublished event",
             registry=r,
         )
+        self.grant_calls = Counter(
+            "accessflow_grant_calls",
+            "Connector rounds of outside grants and revokes, by origin system and result",
+            ["origin_system", "outcome"],
+            registry=r,
+        )
+        self.grants_due = Gauge(
+            "accessflow_grants_due",
+            "Outside grants and revokes due now and not yet sent (a growing figure: the "
+            "delivery loop is behind or a receiver is down)",
+            registry=r,
+        )
+        self.grants_oldest_due_age = Gauge(
+            "accessflow_grants_oldest_due_age_seconds",
+            "How long the longest-waiting due grant has been due",
+            registry=r,
+        )
         self.dead_lettered = Counter(
             "accessflow_dead_lettered",
             "Records sent to the DLQ, by error code",

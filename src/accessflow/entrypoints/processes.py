@@ -15,7 +15,7 @@ import httpx
 from accessflow import bootstrap
 from accessflow.adapters.connectors_config import ConnectorsConfig
 from accessflow.adapters.postgres import outbox, pool
-from accessflow.adapters.postgres.store import PgUnitOfWork
+from accessflow.adapters.postgres.store import PgUnitOfWork, due_grant_stats
 from accessflow.adapters.webhook import connectors_from_config
 from accessflow.entrypoints.deliveries import DeliveryLoop
 from accessflow.entrypoints.observability import Health, Metrics, serve
@@ -128,6 +128,7 @@ async def _serve_commands(
         bootstrap.delivery_policy(settings),
         publisher.wake,
         concurrency=settings.delivery_concurrency,
+        metrics=metrics,
     )
 
     def committed() -> None:  # a commit may have written events and waiting grants
@@ -183,8 +184,11 @@ async def _watch_outbox(
         try:
             async with db.acquire() as conn:
                 stats = await outbox.stats(conn)
+                due, age = await due_grant_stats(conn, utc_now())
             metrics.outbox_backlog.set(stats.backlog)
             metrics.outbox_oldest_age.set(stats.oldest_age_seconds)
+            metrics.grants_due.set(due)
+            metrics.grants_oldest_due_age.set(age)
             health.database_ok = True
         except Exception as exc:
             health.database_ok = False

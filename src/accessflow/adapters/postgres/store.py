@@ -327,3 +327,15 @@ def _grant(row: asyncpg.Record) -> Grant:
         row["attempts"],
         row["next_attempt_at"],
     )
+
+
+async def due_grant_stats(conn: Conn, now: datetime) -> tuple[int, float]:
+    """How many waiting grants are due by ``now``, and how long the oldest has been."""
+    row = await conn.fetchrow(
+        "SELECT count(*) AS due, coalesce(extract(epoch FROM $1 - min(next_attempt_at)), 0)"
+        "::float8 AS age FROM grants WHERE state IN ('pending', 'revoking') "
+        "AND next_attempt_at <= $1",
+        now,
+    )
+    assert row is not None
+    return int(row["due"]), float(row["age"])
