@@ -203,6 +203,11 @@ async def test_requests_and_approvals_commands_talk_to_the_http_api(e2e: Any) ->
         )  # fmt: skip
         assert decided.returncode == 0, decided.stderr
         assert (await wait_for_terminal(e2e.settings, first, 30)).state == "denied"
+        history = run(e2e, "requests", "history", first, "--json", **as_kayo)
+        assert history.returncode == 0, history.stderr
+        entries = json_lines(history.stdout)
+        assert [e["state"] for e in entries] == ["submitted", "pendingApproval", "denied"]
+        assert entries[-1]["reason"]["code"] == "ApproverDenied"
 
         second = await pending()
         canceled = run(e2e, "requests", "cancel", second, "--json", **as_kayo)

@@ -151,6 +151,23 @@ def requests_get(api: ApiClient, as_json: bool, request_id: str) -> None:
     )
 
 
+_HISTORY_COLUMNS = ("sequence", "state", "status", "reasonCode", "causeType", "occurredDateTime")
+
+
+@requests.command("history")
+@click.argument("request_id")
+@_api_options
+def requests_history(api: ApiClient, as_json: bool, request_id: str) -> None:
+    """Every transition of one request, oldest first: state, status, reason, what caused it."""
+    entries = api.call("GET", f"/assignmentRequests/{request_id}/history").json()["value"]
+    if as_json:
+        for entry in entries:
+            click.echo(_dumps(entry))
+        return
+    rows = [{**e, "reasonCode": (e.get("reason") or {}).get("code")} for e in entries]
+    click.echo(table(rows, _HISTORY_COLUMNS))
+
+
 def _action(api: ApiClient, as_json: bool, request_id: str, action: str) -> None:
     response = api.call("POST", f"/assignmentRequests/{request_id}/{action}")
     if as_json:
