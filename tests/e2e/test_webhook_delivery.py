@@ -251,3 +251,25 @@ async def test_a_worker_killed_mid_call_loses_nothing_and_the_grant_goes_again(
     assert len(calls) == 2
     assert calls[0]["idempotencyKey"] == calls[1]["idempotencyKey"]
     assert second.terminate() == 0
+
+
+async def test_sigterm_mid_call_hands_the_grant_back_for_the_next_worker(e2e, receiver) -> None:
+    """A graceful stop gives in-flight calls a grace period, then releases their leases: the
+    next worker sends the grant at once (not 5 minutes later, when the lease would end)."""
+    receiver.answer("SaasApp", Step(200, delay=40))
+    first = _start(e2e, receiver, "SaasApp", timeoutSeconds=45, maxElapsedSeconds=1)
+    command = e2e.create_command(e2e.user_id(0))
+    await e2e.produce_commands([command])
+    for _ in range(300):
+        if receiver.calls["SaasApp"] or not first.running():
+            break
+        await asyncio.sleep(0.1)
+    assert receiver.calls["SaasApp"], "the call never arrived"
+    assert first.terminate() == 0
+    assert any(line["event"] == "deliveries.released" for line in first.lines())
+    path = e2e.tmp / "connectors.yaml"
+    second = e2e.start_worker(env={"ACCESSFLOW_CONNECTORS_FILE": str(path)})
+    events = await _until(e2e, _ended(command["subject"]), seconds=30)
+    assert _states(events)[command["subject"]][-1] == "delivered"
+    assert len(receiver.calls["SaasApp"]) == 2
+    assert second.terminate() == 0

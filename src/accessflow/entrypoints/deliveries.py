@@ -25,8 +25,8 @@ from accessflow.service.ports import PendingGrant, UnitOfWork
 
 log = get_logger("accessflow.deliveries")
 
-#: On SIGTERM, calls in flight get this long to finish and be recorded; the rest keep
-#: their lease and are sent again (same idempotency key) when it ends.
+#: On SIGTERM, calls in flight get this long to finish and be recorded; the rest are
+#: abandoned and handed back, due at once for another worker (same idempotency key).
 STOP_GRACE_SECONDS = 10.0
 
 
@@ -158,9 +158,13 @@ class DeliveryLoop:
         for task in pending:
             task.cancel()
         finished = [(self._inflight[task], task.result()) for task in done]
+        abandoned = [self._inflight[task] for task in pending]
         self._inflight.clear()
-        if finished:
-            try:
+        try:
+            if finished:
                 await self._record(finished)
-            except Exception as exc:  # the leases run out and the grants go again
-                log.warning("deliveries.record_on_stop_failed", error=repr(exc))
+            released = await deliveries.release(self._uow, abandoned, self._clock())
+            if abandoned:
+                log.info("deliveries.released", grants=released)
+        except Exception as exc:  # nothing is lost: the leases run out, the grants go again
+            log.warning("deliveries.stop_incomplete", error=repr(exc))

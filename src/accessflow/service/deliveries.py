@@ -169,6 +169,25 @@ async def record(
         return delivered, settled
 
 
+async def release(uow: UnitOfWork, leased: Sequence[PendingGrant], now: datetime) -> int:
+    """Hand back grants whose calls were abandoned (the worker is stopping): due again at
+    ``now`` for any worker, instead of at the end of their lease. Returns how many."""
+    if not leased:
+        return 0
+    async with uow.batch() as store:
+        assignment_ids = {str(p.grant.assignment_id) for p in leased}
+        current = {
+            (g.assignment_id, g.resource_scope_id): g for g in await store.grants_of(assignment_ids)
+        }
+        changes = Changes()
+        for pending in leased:
+            row = current.get((pending.grant.assignment_id, pending.grant.resource_scope_id))
+            if row is not None and _still_ours(row, pending.grant):
+                changes.grants.append(replace(row, next_attempt_at=now))
+        await store.save(changes)
+        return len(changes.grants)
+
+
 def _still_ours(row: Grant, leased: Grant) -> bool:
     return (row.state, row.request_id, row.attempts) == (
         leased.state,

@@ -13,7 +13,7 @@ from service_support import catalog_with_outside_resources, deliver, events, run
 
 from accessflow.adapters.memory import InMemoryUnitOfWork
 from accessflow.service.connectors import GrantRequest, GrantResult, Operation
-from accessflow.service.deliveries import RetryPolicy, lease_due, record
+from accessflow.service.deliveries import RetryPolicy, lease_due, record, release
 from accessflow.service.delivery import assignment_id_for
 from accessflow.service.events import StateChanged
 from accessflow.service.ports import GrantState
@@ -213,3 +213,17 @@ async def test_an_assignment_still_being_delivered_cannot_be_removed_yet() -> No
     await deliver(uow, Scripted())
     await run(uow, create("r2", rid(3), admin_remove(assignment), admin=True))
     assert transitions(uow, rid(3))[-1] == ("delivering", None)
+
+
+async def test_abandoned_calls_are_handed_back_due_at_once() -> None:
+    """A stopping worker releases the grants whose calls it abandoned: another worker may
+    take them now rather than when the lease would have ended."""
+    uow = _uow("SaasApp")
+    await run(uow, create("c1", rid(1), sales_for()))
+    leased = await lease_due(uow, NOW, 10, POLICY)
+    assert await lease_due(uow, NOW + timedelta(seconds=1), 10, POLICY) == []
+    assert await release(uow, leased, NOW + timedelta(seconds=1)) == 1
+    [again] = await lease_due(uow, NOW + timedelta(seconds=1), 10, POLICY)
+    assert again.grant.resource_scope_id == "SaasApp-scope"
+    await record(uow, [(again, GrantResult.succeeded())], NOW, POLICY)
+    assert await release(uow, leased, NOW) == 0  # moved on since: not ours to hand back
