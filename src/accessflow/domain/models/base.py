@@ -7,6 +7,7 @@ models accessflow *emits* forbid them, so nothing stray ever reaches the wire.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, ClassVar
@@ -65,8 +66,14 @@ def _to_utc(value: datetime) -> datetime:
         raise ValueError("date-time is out of range once converted to UTC") from None
 
 
+@functools.lru_cache(maxsize=4096)
 def format_utc(value: datetime) -> str:
-    """Graph's form: UTC, ``Z``, fractional seconds only when present (``…02.39Z``)."""
+    """Graph's form: UTC, ``Z``, fractional seconds only when present (``…02.39Z``).
+
+    Cached: every request document repeats the same few instants (the batch's clock, the
+    package's and the request's timestamps) and ``strftime`` is most of a document's dump.
+    Equal datetimes are the same instant, so they share one UTC form whatever their offset.
+    """
     text = value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
     if value.microsecond:
         text += f".{value.microsecond:06d}".rstrip("0")
