@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
@@ -55,9 +56,19 @@ async def _send_partition(
         if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
             # Full: queue it (send_batch waits for this partition's previous batch to be
             # drained, so batches leave in order) and start the next one with this message.
-            futures.append(await producer.send_batch(batch, topic, partition=partition))
+            futures.append(await _send(producer, batch, topic, partition))
             batch = producer.create_batch()
             if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
                 raise ValueError(f"a message of {len(value)} bytes does not fit in a batch")
-    futures.append(await producer.send_batch(batch, topic, partition=partition))
+    futures.append(await _send(producer, batch, topic, partition))
     return futures
+
+
+async def _send(
+    producer: AIOKafkaProducer, batch: Any, topic: str, partition: int
+) -> asyncio.Future[object]:
+    # Closed, the batch is complete: the sender takes it now instead of lingering
+    # (``linger_ms``) for messages that will never be appended.
+    batch.close()
+    future: asyncio.Future[object] = await producer.send_batch(batch, topic, partition=partition)
+    return future
