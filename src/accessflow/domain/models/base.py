@@ -66,14 +66,23 @@ def _to_utc(value: datetime) -> datetime:
         raise ValueError("date-time is out of range once converted to UTC") from None
 
 
-@functools.lru_cache(maxsize=4096)
 def format_utc(value: datetime) -> str:
-    """Graph's form: UTC, ``Z``, fractional seconds only when present (``…02.39Z``).
+    """Graph's form: UTC, ``Z``, fractional seconds only when present (``…02.39Z``)."""
+    if value.tzinfo is UTC:
+        return _format_utc_cached(value)
+    return _format(value)
 
-    Cached: every request document repeats the same few instants (the batch's clock, the
+
+@functools.lru_cache(maxsize=4096)
+def _format_utc_cached(value: datetime) -> str:
+    """Every request document repeats the same few instants (the batch's clock, the
     package's and the request's timestamps) and ``strftime`` is most of a document's dump.
-    Equal datetimes are the same instant, so they share one UTC form whatever their offset.
-    """
+    Only UTC datetimes are cached: in a zone with DST, two datetimes that differ only in
+    ``fold`` are equal keys but different instants."""
+    return _format(value)
+
+
+def _format(value: datetime) -> str:
     text = value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
     if value.microsecond:
         text += f".{value.microsecond:06d}".rstrip("0")
