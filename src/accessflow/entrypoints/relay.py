@@ -1,5 +1,5 @@
-"""The outbox relay: publishes committed events to the events topic, in order, then marks
-them published.
+"""The outbox relay: publishes committed events to the events topic, in order, then deletes
+them from the outbox (the broker keeps them now).
 
 One relay per schema leads at a time (an advisory lock held by its connection); others
 stand by. It wakes on the worker's in-process signal or on PostgreSQL's NOTIFY from the
@@ -16,6 +16,7 @@ from datetime import timedelta
 import asyncpg
 from aiokafka import AIOKafkaProducer
 
+from accessflow.adapters.kafka.batches import send_keyed
 from accessflow.adapters.kafka.producer import CLOUDEVENTS_HEADERS, make_producer
 from accessflow.adapters.postgres import outbox, pool
 from accessflow.entrypoints.retry import Stopping, retry_transient
@@ -90,23 +91,19 @@ class OutboxRelay:
             if not self.leading:
                 return 0
             log.info("relay.leading", schema=self._settings.database_schema)
-            await outbox.delete_published(conn, self._retention)
+            # Rows marked published by an older relay (which kept them for an hour).
+            await outbox.delete_marked(conn, self._retention)
         return await self._publish_batch(conn, await self._producer_started())
 
     async def _publish_batch(self, conn: asyncpg.Connection, producer: AIOKafkaProducer) -> int:
         rows = await outbox.fetch_unpublished(conn, self._batch_size)
         if not rows:
             return 0
-        topic = self._settings.events_topic
-        # Send everything, then await together: one round trip per broker batch, not per event.
-        futures = [
-            await producer.send(
-                topic, row.payload, key=row.key.encode(), headers=CLOUDEVENTS_HEADERS
-            )
-            for row in rows
-        ]
-        await asyncio.gather(*futures)
-        await outbox.mark_published(conn, [row.id for row in rows])
+        # Everything in record batches per partition, then awaited together: one round trip
+        # per broker batch, not per event.
+        messages = [(row.key.encode(), row.payload) for row in rows]
+        await send_keyed(producer, self._settings.events_topic, messages, CLOUDEVENTS_HEADERS)
+        await outbox.delete_published(conn, [row.id for row in rows])
         self.published_total += len(rows)
         return len(rows)
 

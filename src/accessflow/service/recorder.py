@@ -46,6 +46,7 @@ class Recorder:
     def __init__(self, changes: Changes, now: datetime) -> None:
         self.changes = changes
         self.now = now
+        self._time = event_time(now)  # every event of the batch carries the batch's time
 
     def created(self, stored: StoredRequest, causation_id: str, traceparent: str | None) -> None:
         """The (new) → submitted move, already applied by ``states.submit``."""
@@ -178,7 +179,7 @@ class Recorder:
             "source": WORKER_SOURCE,
             "type": event_type,
             "subject": subject,
-            "time": event_time(self.now),
+            "time": self._time,
             "datacontenttype": "application/json",
             "data": data,
         }

@@ -7,6 +7,7 @@ models accessflow *emits* forbid them, so nothing stray ever reaches the wire.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, ClassVar
@@ -67,6 +68,21 @@ def _to_utc(value: datetime) -> datetime:
 
 def format_utc(value: datetime) -> str:
     """Graph's form: UTC, ``Z``, fractional seconds only when present (``…02.39Z``)."""
+    if value.tzinfo is UTC:
+        return _format_utc_cached(value)
+    return _format(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _format_utc_cached(value: datetime) -> str:
+    """Every request document repeats the same few instants (the batch's clock, the
+    package's and the request's timestamps) and ``strftime`` is most of a document's dump.
+    Only UTC datetimes are cached: in a zone with DST, two datetimes that differ only in
+    ``fold`` are equal keys but different instants."""
+    return _format(value)
+
+
+def _format(value: datetime) -> str:
     text = value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
     if value.microsecond:
         text += f".{value.microsecond:06d}".rstrip("0")

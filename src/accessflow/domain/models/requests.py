@@ -78,6 +78,24 @@ class AccessPackageAssignmentRequest(OutboundModel):
     requestor: AccessPackageSubject | None = None
 
 
+#: The worker dumps the same request (and assignment) object twice: for the event of its last
+#: transition and for its database row. Models are frozen, so the document of an object is
+#: kept and handed out again (callers must not mutate it). Strong references keep an id from
+#: being reused while its entry lives; the size bounds the memory.
+_RECENT: dict[int, tuple[object, Any]] = {}
+_RECENT_MAX = 4096
+_CACHED_TYPES = (AccessPackageAssignmentRequest, AccessPackageAssignment)
+
+
 def to_graph(model: InboundModel | OutboundModel, *, exclude_unset: bool = False) -> Any:
     """The model as Graph JSON (camelCase, enums as strings, ``…Z`` timestamps)."""
-    return model.model_dump(mode="json", by_alias=True, exclude_unset=exclude_unset)
+    if exclude_unset or type(model) not in _CACHED_TYPES:
+        return model.model_dump(mode="json", by_alias=True, exclude_unset=exclude_unset)
+    hit = _RECENT.get(id(model))
+    if hit is not None and hit[0] is model:
+        return hit[1]
+    document = model.model_dump(mode="json", by_alias=True)
+    if len(_RECENT) >= _RECENT_MAX:
+        _RECENT.clear()
+    _RECENT[id(model)] = (model, document)
+    return document
