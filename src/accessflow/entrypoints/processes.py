@@ -114,13 +114,6 @@ async def _serve_commands(
         _stop_if_it_fails(relay_task, stop, "relay")
     watch = asyncio.create_task(_watch_outbox(settings, db, health, metrics))
     uow = PgUnitOfWork(db)
-    processor = CommandProcessor(
-        uow,
-        metrics,
-        utc_now,
-        max_command_bytes=settings.max_command_bytes,
-        reprocess_window=timedelta(days=settings.reprocess_window_days),
-    )
     sender = DeliveryLoop(
         uow,
         connector,
@@ -130,13 +123,21 @@ async def _serve_commands(
         concurrency=settings.delivery_concurrency,
         metrics=metrics,
     )
+    processor = CommandProcessor(
+        uow,
+        metrics,
+        utc_now,
+        max_command_bytes=settings.max_command_bytes,
+        reprocess_window=timedelta(days=settings.reprocess_window_days),
+        on_waiting_grants=sender.wake,
+    )
 
-    def committed() -> None:  # a commit may have written events and waiting grants
+    def fired() -> None:  # a timer's effect may write events and waiting grants
         publisher.wake()
         sender.wake()
 
-    worker = Worker(settings, processor, health, metrics, committed, burst=burst)
-    timers = TimerLoop(uow, utc_now, committed)
+    worker = Worker(settings, processor, health, metrics, publisher.wake, burst=burst)
+    timers = TimerLoop(uow, utc_now, fired)
     loops = [] if burst else [("timers", timers.run(stop)), ("deliveries", sender.run(stop))]
     tasks = [asyncio.create_task(loop) for _, loop in loops]
     for (name, _), task in zip(loops, tasks, strict=True):

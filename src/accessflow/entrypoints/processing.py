@@ -43,7 +43,11 @@ class CommandProcessor:
         max_command_bytes: int = 1_000_000,
         reprocess_window: timedelta = DEFAULT_REPROCESS_WINDOW,
         poison_attempts: int = 3,
+        on_waiting_grants: Callable[[], None] = lambda: None,
     ) -> None:
+        # Called after a commit that wrote grants for an outside connector, so the delivery
+        # loop looks for them now; batches of groups only (the hot path) do not wake it.
+        self._on_waiting_grants = on_waiting_grants
         self._uow = uow
         self._metrics = metrics
         self._clock = clock
@@ -88,6 +92,8 @@ class CommandProcessor:
         outcomes, changes = await handle_batch(
             items, self._uow, self._clock(), reprocess_window=self._reprocess_window
         )
+        if any(grant.waiting for grant in changes.grants):
+            self._on_waiting_grants()
         # Committed: one line per transition, for whoever follows a single request.
         lines = log.bind()  # resolved once per batch, not once per line (see _report)
         for entry in changes.history:

@@ -14,7 +14,13 @@ import asyncpg
 import orjson
 import pytest
 from aiokafka import TopicPartition
-from command_support import MEGAN, SALES, SALES_POLICY
+from command_support import (
+    MEGAN,
+    SALES,
+    SALES_POLICY,
+    catalog_with_outside_resources,
+    example_catalog,
+)
 
 from accessflow.adapters.memory import InMemoryUnitOfWork
 from accessflow.entrypoints.observability import Health, Metrics
@@ -119,3 +125,20 @@ async def test_outages_and_races_are_raised_for_the_worker_to_retry(
         await _processor(failing).process(TP, [Record(orjson.dumps(command), 0)])  # type: ignore[arg-type]
     assert uow.outbox_events() == []
     assert uow.processed_commands() == []
+
+
+async def test_the_delivery_loop_is_woken_only_by_batches_with_outside_grants() -> None:
+    """Groups are delivered in the batch's own transaction: nothing for the delivery loop.
+    A grant for an outside system is: the loop is told at once, not at its next poll."""
+    woken: list[str] = []
+    clock = lambda: datetime(2026, 3, 1, tzinfo=UTC)  # noqa: E731
+    for name, catalog in [
+        ("groups", example_catalog()),
+        ("outside", catalog_with_outside_resources("SaasApp")),
+    ]:
+        uow = InMemoryUnitOfWork(catalog)
+        processor = CommandProcessor(
+            uow, Metrics(Health()), clock, on_waiting_grants=lambda n=name: woken.append(n)
+        )
+        await processor.process(TP, [Record(orjson.dumps(_create(MEGAN)), 0)])  # type: ignore[list-item]
+    assert woken == ["outside"]
