@@ -22,7 +22,7 @@ from accessflow.domain.enums import RequestState
 from accessflow.domain.errors import DomainError, IllegalTransition
 from accessflow.domain.models.common import AccessPackageSubject
 from accessflow.domain.models.packages import AccessPackage
-from accessflow.domain.models.requests import AccessPackageAssignmentRequest
+from accessflow.domain.models.requests import AccessPackageAssignmentRequest, derive_graph
 
 S = RequestState
 
@@ -137,16 +137,20 @@ def transition(
         completed = None  # reprocess re-opens the request
     else:
         completed = request.completed_date_time
-    return request.model_copy(
-        update={"state": target, "status": new_status, "completed_date_time": completed}
-    )
+    update = {"state": target, "status": new_status, "completed_date_time": completed}
+    moved = request.model_copy(update=update)
+    derive_graph(moved, request, update)
+    return moved
 
 
 def with_status(
     request: AccessPackageAssignmentRequest, status: str
 ) -> AccessPackageAssignmentRequest:
     """Change only the status, to another status of the same state (e.g. escalation)."""
-    return request.model_copy(update={"status": _checked_status(request.state, status)})
+    update = {"status": _checked_status(request.state, status)}
+    changed = request.model_copy(update=update)
+    derive_graph(changed, request, update)
+    return changed
 
 
 def reprocess(

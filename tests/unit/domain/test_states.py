@@ -23,6 +23,7 @@ from accessflow.domain import (
     transition,
     with_status,
 )
+from accessflow.domain.models.requests import to_graph
 from accessflow.domain.states import ALLOWED, STATUSES
 
 S = RequestState
@@ -180,3 +181,21 @@ def test_reprocess_honours_a_shorter_window() -> None:
 def test_reprocess_of_a_request_that_did_not_fail_is_illegal(state: RequestState) -> None:
     with pytest.raises(IllegalTransition):
         reprocess(in_state(state), now=NOW)
+
+
+@pytest.mark.parametrize(("source", "target"), sorted((s, t) for s, t in ALLOWED if s is not None))
+def test_a_transitions_document_is_the_full_dump_whether_derived_or_not(
+    source: RequestState, target: RequestState
+) -> None:
+    """Transitions patch the previous document instead of dumping the whole request again;
+    the result must be exactly (key order included) what a full dump gives."""
+    before = in_state(source)
+    to_graph(before)  # known: the next document is derived from it
+    after = transition(before, target, now=NOW + timedelta(minutes=5))
+    fresh = after.model_dump(mode="json", by_alias=True)
+    derived = to_graph(after)
+    assert list(derived.items()) == list(fresh.items())
+    pending = in_state(RequestState.PENDING_APPROVAL)
+    to_graph(pending)
+    escalated = with_status(pending, "PendingApprovalEscalated")
+    assert to_graph(escalated) == escalated.model_dump(mode="json", by_alias=True)
