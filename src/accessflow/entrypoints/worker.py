@@ -38,7 +38,7 @@ class PartitionResult:
 
 
 class Processor(Protocol):
-    async def process(self, tp: TopicPartition, records: list[Record]) -> PartitionResult: ...
+    async def process(self, records: list[Record]) -> PartitionResult: ...
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -160,18 +160,14 @@ class Worker:
         work: dict[TopicPartition, list[Record]],
         stop: asyncio.Event,
     ) -> None:
-        async def one(tp: TopicPartition, records: list[Record]) -> PartitionResult:
-            return await retry_transient(
-                lambda: self._processor.process(tp, records),
-                what="worker.process",
-                stop=stop,
-            )
-
-        results = await asyncio.gather(*(one(tp, recs) for tp, recs in work.items()))
+        records = [record for recs in work.values() for record in recs]
+        result = await retry_transient(
+            lambda: self._processor.process(records), what="worker.process", stop=stop
+        )
         self.health.database_ok = True
-        if any(result.committed_effects for result in results):
+        if result.committed_effects:
             self._on_committed()
-        letters = [letter for result in results for letter in result.dead_letters]
+        letters = result.dead_letters
         if letters:
             await retry_transient(
                 lambda: send_dead_letters(dlq, self._settings.dlq_topic, letters),

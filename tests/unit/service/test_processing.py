@@ -90,7 +90,7 @@ async def test_a_command_that_keeps_failing_is_dead_lettered_and_rejected(
     good, bad = _create(MEGAN), _create(KAYO)
     failing = FailingUnitOfWork(uow, bad["subject"], RuntimeError("boom"))
     records = [Record(orjson.dumps(good), 0), Record(orjson.dumps(bad), 1, headers=(("a", b"1"),))]
-    result = await _processor(failing).process(TP, records)  # type: ignore[arg-type]
+    result = await _processor(failing).process(records)  # type: ignore[arg-type]
 
     assert [(d.code, d.offset, d.value) for d in result.dead_letters] == [
         ("ProcessingFailed", 1, records[1].value)
@@ -122,7 +122,7 @@ async def test_outages_and_races_are_raised_for_the_worker_to_retry(
     command = _create(MEGAN)
     failing = FailingUnitOfWork(uow, command["subject"], error)
     with pytest.raises(type(error)):
-        await _processor(failing).process(TP, [Record(orjson.dumps(command), 0)])  # type: ignore[arg-type]
+        await _processor(failing).process([Record(orjson.dumps(command), 0)])  # type: ignore[arg-type]
     assert uow.outbox_events() == []
     assert uow.processed_commands() == []
 
@@ -140,5 +140,5 @@ async def test_the_delivery_loop_is_woken_only_by_batches_with_outside_grants() 
         processor = CommandProcessor(
             uow, Metrics(Health()), clock, on_waiting_grants=lambda n=name: woken.append(n)
         )
-        await processor.process(TP, [Record(orjson.dumps(_create(MEGAN)), 0)])  # type: ignore[list-item]
+        await processor.process([Record(orjson.dumps(_create(MEGAN)), 0)])  # type: ignore[list-item]
     assert woken == ["outside"]
