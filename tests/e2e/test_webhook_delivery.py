@@ -100,6 +100,15 @@ def _ended(request_id: str) -> Callable[[dict[str, list[dict[str, Any]]]], bool]
     )
 
 
+async def _first_call(receiver: Receiver, worker) -> None:
+    """Until the worker's first call reaches the receiver (30 s at most)."""
+    for _ in range(300):
+        if receiver.calls["SaasApp"] or not worker.running():
+            break
+        await asyncio.sleep(0.1)
+    assert receiver.calls["SaasApp"], "the call never arrived"
+
+
 def _scrape(port: int) -> str:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
         return str(response.read().decode())
@@ -199,11 +208,7 @@ async def test_a_slow_webhook_does_not_hold_up_its_partition(e2e, receiver) -> N
     fast = e2e.create_command(e2e.user_id(1))
     key = slow["subject"].encode()
     await e2e.produce([(key, orjson.dumps(slow))])
-    for _ in range(300):
-        if receiver.calls["SaasApp"]:
-            break
-        await asyncio.sleep(0.1)
-    assert receiver.calls["SaasApp"], "the slow call never arrived"
+    await _first_call(receiver, worker)
     started = time.monotonic()
     await e2e.produce([(key, orjson.dumps(fast))])
     events = await _until(e2e, _ended(fast["subject"]), seconds=30)
@@ -238,11 +243,7 @@ async def test_a_worker_killed_mid_call_loses_nothing_and_the_grant_goes_again(
     first = _start(e2e, receiver, "SaasApp", env=lease, **quick)
     command = e2e.create_command(e2e.user_id(0))
     await e2e.produce_commands([command])
-    for _ in range(300):
-        if receiver.calls["SaasApp"] or not first.running():
-            break
-        await asyncio.sleep(0.1)
-    assert receiver.calls["SaasApp"], "the call never arrived"
+    await _first_call(receiver, first)
     first.kill9()
     path = e2e.tmp / "connectors.yaml"
     second = e2e.start_worker(env={"ACCESSFLOW_CONNECTORS_FILE": str(path), **lease})
@@ -261,11 +262,7 @@ async def test_sigterm_mid_call_hands_the_grant_back_for_the_next_worker(e2e, re
     first = _start(e2e, receiver, "SaasApp", timeoutSeconds=45, maxElapsedSeconds=1)
     command = e2e.create_command(e2e.user_id(0))
     await e2e.produce_commands([command])
-    for _ in range(300):
-        if receiver.calls["SaasApp"] or not first.running():
-            break
-        await asyncio.sleep(0.1)
-    assert receiver.calls["SaasApp"], "the call never arrived"
+    await _first_call(receiver, first)
     assert first.terminate() == 0
     assert any(line["event"] == "deliveries.released" for line in first.lines())
     path = e2e.tmp / "connectors.yaml"

@@ -24,6 +24,15 @@ from typing import TypeVar
 
 import orjson
 
+from accessflow.adapters.memory_constraints import (
+    ForeignKeyViolationError,
+    IntegrityViolation,
+    NotNullViolationError,
+    UniqueViolationError,
+    insert,
+    not_null,
+    parent,
+)
 from accessflow.adapters.postgres.catalog_store import CatalogObjects
 from accessflow.adapters.postgres.view import approver_groups
 from accessflow.domain.catalog import Catalog
@@ -57,30 +66,15 @@ _OPEN = frozenset({"submitted", "pendingApproval", "scheduled", "delivering"})
 _ADD_TYPES = frozenset({"userAdd", "adminAdd", "systemAdd"})
 _INSERT_ONLY = ("request_type", "target_id", "access_package_id", "requestor_id")
 _MANAGER_LEVELS = 3  # load_view's recursive CTE: the user and three managers up
-_K = TypeVar("_K")
-_V = TypeVar("_V")
+__all__ = [
+    "ForeignKeyViolationError",
+    "InMemoryBatchStore",
+    "InMemoryUnitOfWork",
+    "IntegrityViolation",
+    "NotNullViolationError",
+    "UniqueViolationError",
+]
 _Doc = TypeVar("_Doc", AccessPackageCatalog, AccessPackage, AccessPackageAssignmentPolicy)
-
-
-class IntegrityViolation(ValueError):  # noqa: N818 - mirrors asyncpg's class names below
-    """A write the database's constraints refuse; the batch rolls back."""
-
-    def __init__(self, constraint: str | None, message: str, column: str | None = None) -> None:
-        super().__init__(f"{constraint or column}: {message}")
-        self.constraint_name = constraint
-        self.column_name = column
-
-
-class UniqueViolationError(IntegrityViolation):
-    """A primary key or unique index already holds this value."""
-
-
-class ForeignKeyViolationError(IntegrityViolation):
-    """A row names a parent row that does not exist."""
-
-
-class NotNullViolationError(IntegrityViolation):
-    """A ``NOT NULL`` column left empty (``column_name`` says which, as in asyncpg)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,19 +244,19 @@ class InMemoryBatchStore(BatchStore):
             key = (entry.request_id, entry.sequence)
             if entry.sequence <= 0:
                 raise IntegrityViolation("request_history_sequence_check", str(key))
-            _parent(state.requests, entry.request_id, "request_history_request_id_fkey")
-            _insert(state.history, key, entry, "request_history_pkey")
+            parent(state.requests, entry.request_id, "request_history_request_id_fkey")
+            insert(state.history, key, entry, "request_history_pkey")
         self._save_effects(changes)
         for command in changes.processed:
-            _insert(state.processed, command.command_id, command, "processed_commands_pkey")
+            insert(state.processed, command.command_id, command, "processed_commands_pkey")
         for timer in changes.timers:
-            _parent(state.requests, timer.request_id, "timers_request_id_fkey")
+            parent(state.requests, timer.request_id, "timers_request_id_fkey")
             state.timers.setdefault(timer.id, (timer, False))  # ON CONFLICT DO NOTHING
         for timer_id in changes.timers_fired:
             if timer_id in state.timers:
                 state.timers[timer_id] = (state.timers[timer_id][0], True)
         for event in changes.outbox:
-            _insert(state.outbox, event.event_id, event, "outbox_event_id_key")
+            insert(state.outbox, event.event_id, event, "outbox_event_id_key")
 
     async def claim_due_timers(self, now: datetime, limit: int) -> list[Timer]:
         due = [t for t, fired in self.state.timers.values() if not fired and t.due_at <= now]
@@ -290,7 +284,7 @@ class InMemoryBatchStore(BatchStore):
 
     def _upsert_request(self, stored: StoredRequest) -> None:
         request, old = stored.request, self.state.requests.get(stored.id)
-        _not_null(status=request.status, created_at=request.created_date_time)
+        not_null(status=request.status, created_at=request.created_date_time)
         row = _RequestRow(
             orjson.dumps(to_graph(request)),
             request.request_type.value,
@@ -319,7 +313,7 @@ class InMemoryBatchStore(BatchStore):
             if assignment.id is None:
                 continue
             aid = uuid.UUID(assignment.id)
-            _not_null(access_package_id=assignment.access_package_id)
+            not_null(access_package_id=assignment.access_package_id)
             row = _AssignmentRow(
                 assignment.access_package_id,
                 (assignment.target_ref or "").lower(),
@@ -336,7 +330,7 @@ class InMemoryBatchStore(BatchStore):
                 raise UniqueViolationError("assignments_one_live", str(_key(row)))
             state.assignments[aid] = row
         for grant in changes.grants:
-            _parent(state.assignments, grant.assignment_id, "grants_assignment_id_fkey")
+            parent(state.assignments, grant.assignment_id, "grants_assignment_id_fkey")
             state.grants[(grant.assignment_id, grant.resource_scope_id)] = grant
         state.members.update(_delivered(changes.memberships_added))
         state.members.difference_update(_delivered(changes.memberships_removed))
@@ -344,23 +338,6 @@ class InMemoryBatchStore(BatchStore):
 
 def _due(grant: Grant, now: datetime) -> bool:
     return grant.next_attempt_at is not None and grant.next_attempt_at <= now
-
-
-def _insert(table: dict[_K, _V], key: _K, value: _V, constraint: str) -> None:
-    if key in table:
-        raise UniqueViolationError(constraint, f"{key} exists")
-    table[key] = value
-
-
-def _parent(table: Collection[uuid.UUID], key: uuid.UUID, constraint: str) -> None:
-    if key not in table:
-        raise ForeignKeyViolationError(constraint, f"{key} is not present")
-
-
-def _not_null(**columns: object) -> None:
-    for column, value in columns.items():
-        if value is None:
-            raise NotNullViolationError(None, "null value in a NOT NULL column", column)
 
 
 def _key(row: _RequestRow | _AssignmentRow) -> tuple[str | None, str | None]:
