@@ -161,8 +161,8 @@ def get_logger(name: str) -> FilteringBoundLogger:
 def bound(**context: Any) -> Iterator[None]:
     """Bind ``context`` to every line logged inside the block, then restore the previous values.
 
-    Backed by contextvars, so concurrent asyncio tasks (one per partition) keep their own
-    context and stdlib loggers called inside the block carry it too.
+    Backed by contextvars, so concurrent asyncio tasks (the consumer, the relay, the timer and
+    delivery loops) keep their own context and stdlib loggers called inside the block carry it.
     """
     with structlog.contextvars.bound_contextvars(**context):
         yield

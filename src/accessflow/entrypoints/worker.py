@@ -31,7 +31,7 @@ Record: TypeAlias = ConsumerRecord  # aiokafka is untyped; the alias documents i
 
 @dataclass
 class PartitionResult:
-    """What processing one partition's slice of a batch produced."""
+    """What processing one poll's records (all its partitions, one transaction) produced."""
 
     dead_letters: list[DeadLetter] = field(default_factory=list)
     committed_effects: bool = False  # a transaction wrote events: wake the relay
