@@ -106,6 +106,11 @@ def _say(message: str) -> None:
     help="Record a py-spy flame graph of each worker in the throughput phase here.",
 )
 @click.option(
+    "--keep-logs",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Keep the processes' logs in this directory (by default removed after a good run).",
+)
+@click.option(
     "--json",
     "json_path",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -126,6 +131,7 @@ def bench(
     worker_log_level: str,
     stall_seconds: float,
     profile: Path | None,
+    keep_logs: Path | None,
     json_path: Path | None,
 ) -> None:
     """Measure end-to-end throughput and latency against the running stack, beside a naive
@@ -147,7 +153,9 @@ def bench(
         profile=profile,
     )
     base = _settings(ctx)
-    logs = Path(tempfile.mkdtemp(prefix="accessflow-bench-"))
+    if keep_logs is not None:
+        keep_logs.mkdir(parents=True, exist_ok=True)
+    logs = keep_logs or Path(tempfile.mkdtemp(prefix="accessflow-bench-"))
     runner = Runner(base, options, new_tag(), logs)
     ok = False
     try:
@@ -160,7 +168,7 @@ def bench(
     finally:
         for children in runner.started:  # the last resort: nothing outlives the bench
             children.kill()
-        if ok:
+        if ok and keep_logs is None:
             shutil.rmtree(logs, ignore_errors=True)
     doc = document(results)
     if json_path is not None:

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Collection, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -52,12 +53,38 @@ def latency(sent_at: dict[str, float], seen_at: dict[str, float], ids: Collectio
     )
 
 
+def hops(
+    sent_at: dict[str, float], watcher: DeliveryWatcher, ids: Collection[str]
+) -> dict[str, Latency]:
+    """Where each request's latency went, hop by hop (the three sum to the whole):
+
+    - ``to_decided``: produce → the worker's batch that decided it began (the event's
+      ``time``): the wait in Kafka, the consumer's fetch, and the batches ahead of it;
+    - ``to_published``: → the relay handed the ``delivered`` event to its producer (the
+      record's timestamp): the batch's transaction and commit, and the relay's turn;
+    - ``to_seen``: → the bench read it: the broker and the watcher's fetch.
+
+    The first two cross processes on the wall clock (millisecond resolution)."""
+    measured = [rid for rid in ids if rid in watcher.stamps and rid in watcher.seen_at]
+    decided = {rid: watcher.stamps[rid][0] for rid in measured}
+    published = {rid: watcher.stamps[rid][1] for rid in measured}
+    return {
+        "to_decided": latency(sent_at, decided, measured),
+        "to_published": latency(decided, published, measured),
+        "to_seen": latency(published, watcher.seen_at, measured),
+    }
+
+
 class DeliveryWatcher:
     """Follows a phase's events topic from its beginning, in the bench's process."""
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self.seen_at: dict[str, float] = {}  # request id → when its delivered event arrived
+        # request id → (batch decided it, relay published it), on this process's
+        # perf_counter scale, from the event's time and the record's timestamp.
+        self.stamps: dict[str, tuple[float, float]] = {}
+        self._wall_offset = time.time() - time.perf_counter()
         self.events = 0  # every event read, whatever its state
         self._task: asyncio.Task[None] | None = None
         self._stack = AsyncExitStack()
@@ -89,9 +116,17 @@ class DeliveryWatcher:
                     # Cheap filter first: most events are not deliveries.
                     if b"delivered" not in record.value:
                         continue
-                    data = orjson.loads(record.value).get("data") or {}
+                    event = orjson.loads(record.value)
+                    data = event.get("data") or {}
                     if data.get("state") == "delivered":
-                        self.seen_at.setdefault(record.key.decode(), now)
+                        rid = record.key.decode()
+                        if rid not in self.seen_at:
+                            self.seen_at[rid] = now
+                            self.stamps[rid] = self._stamps(event, record.timestamp)
+
+    def _stamps(self, event: dict[str, Any], timestamp_ms: int) -> tuple[float, float]:
+        decided = datetime.fromisoformat(event["time"]).timestamp()
+        return decided - self._wall_offset, timestamp_ms / 1000 - self._wall_offset
 
     async def wait_for(
         self,

@@ -18,7 +18,7 @@ from accessflow.bench.load import (
     produce_at_rate,
     started_producer,
 )
-from accessflow.bench.measure import DeliveryWatcher, Latency, Progress, latency
+from accessflow.bench.measure import DeliveryWatcher, Latency, Progress, hops, latency
 from accessflow.bench.processes import (
     BASELINE,
     WORKER,
@@ -78,6 +78,7 @@ class RateLatency:
     delivered: int
     achieved_rate: float
     latency: Latency
+    hops: dict[str, Latency]  # the latency split by hop (see measure.hops)
 
 
 @dataclass
@@ -239,6 +240,7 @@ class Runner:
             len(ids),
             round(len(ids) / (end - first), 1),
             latency(sent_at, watcher.seen_at, ids[warmup:]),
+            hops(sent_at, watcher, ids[warmup:]),
         )
 
     async def backlog(self, requests: int) -> Throughput:

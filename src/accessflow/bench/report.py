@@ -197,6 +197,9 @@ def table(doc: dict[str, Any]) -> str:
                 "",
             )
         )
+        for hop, label in HOPS.items():
+            if hop in rate.get("hops", {}):
+                rows.append((f"  {label}", "", "", "", "", _percentiles(rate["hops"][hop]), "", ""))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = [
         "  ".join(
@@ -224,6 +227,13 @@ def table(doc: dict[str, Any]) -> str:
         f"{m['postgresql']}"
     )
     return "\n".join(lines)
+
+
+HOPS = {
+    "to_decided": "→ batch began",
+    "to_published": "→ relay published",
+    "to_seen": "→ read by bench",
+}
 
 
 def _percentiles(latency: dict[str, Any] | None) -> str:

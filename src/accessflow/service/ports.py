@@ -134,6 +134,20 @@ def uuids(ids: Collection[str]) -> list[uuid.UUID]:
     return sorted(parsed)
 
 
+def canonical_uuids(ids: Collection[str]) -> list[uuid.UUID]:
+    """The ids written as a GUID in its usual form, in any letter case: what ``id::text =
+    lower(value)`` matches, as a key the primary-key index can use."""
+    parsed = set()
+    for value in ids:
+        try:
+            candidate = uuid.UUID(value)
+        except ValueError:
+            continue
+        if str(candidate) == value.lower():
+            parsed.add(candidate)
+    return sorted(parsed)
+
+
 TIMER_NAMESPACE = uuid.UUID("9a7c3c1e-4b5d-5e6f-8a9b-0c1d2e3f4a5b")
 
 

@@ -18,6 +18,7 @@ from typing import Any, Literal
 import asyncpg
 
 from accessflow.adapters.postgres.pool import Conn
+from accessflow.service.ports import canonical_uuids
 
 Scope = Literal["visible", "target", "createdBy", "approver"]
 
@@ -166,10 +167,9 @@ async def list_assignments(conn: Conn, query: PageQuery) -> list[AssignmentRow]:
 
 async def get_assignments(conn: Conn, ids: Collection[str]) -> dict[str, AssignmentRow]:
     """Assignments by id (lower-case keys); ids that are not GUIDs simply match nothing."""
-    wanted = sorted({i.lower() for i in ids})
-    rows = await conn.fetch(
-        "SELECT id, created_at, target_id, document FROM assignments WHERE id::text = ANY($1)",
-        wanted,
+    rows = await conn.fetch(  # by the primary key: a cast column would read the table
+        "SELECT id, created_at, target_id, document FROM assignments WHERE id = ANY($1::uuid[])",
+        canonical_uuids(ids),
     )
     return {str(row["id"]): AssignmentRow(**dict(row)) for row in rows}
 
@@ -201,7 +201,10 @@ async def get_catalog_objects(
 
 async def assignment_target(conn: Conn, assignment_id: str) -> str | None:
     """The target of an assignment, so the rules' view can include that user."""
+    wanted = canonical_uuids([assignment_id])
+    if not wanted:
+        return None
     target: str | None = await conn.fetchval(
-        "SELECT target_id FROM assignments WHERE id::text = $1", assignment_id.lower()
+        "SELECT target_id FROM assignments WHERE id = $1", wanted[0]
     )
     return target

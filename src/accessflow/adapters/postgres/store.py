@@ -11,7 +11,6 @@ import uuid
 from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Any
 
 import asyncpg
 
@@ -22,7 +21,8 @@ from accessflow.adapters.postgres.catalog_store import (
 )
 from accessflow.adapters.postgres.pool import Conn
 from accessflow.adapters.postgres.view import load_view
-from accessflow.domain.models.requests import AccessPackageAssignmentRequest, to_graph
+from accessflow.adapters.postgres.writes import save_changes
+from accessflow.domain.models.requests import AccessPackageAssignmentRequest
 from accessflow.service.ports import (
     Changes,
     Grant,
@@ -57,22 +57,15 @@ class PgBatchStore:
         self._uow = uow
 
     async def processed_ids(self, command_ids: Collection[str]) -> set[str]:
-        rows = await self._conn.fetch(
-            "SELECT command_id FROM processed_commands WHERE command_id = ANY($1::text[])",
-            list(command_ids),
-        )
-        return {row["command_id"] for row in rows}
+        rows = await self._conn.fetch(PROCESSED, list(command_ids))
+        return {row["id"] for row in rows}
 
     async def load_requests(
         self, request_ids: Collection[uuid.UUID]
     ) -> dict[uuid.UUID, StoredRequest]:
         if not request_ids:
             return {}
-        rows = await self._conn.fetch(
-            f"SELECT id, {REQUEST_COLUMNS} FROM assignment_requests WHERE id = ANY($1::uuid[]) "
-            "ORDER BY id FOR UPDATE",  # a fixed lock order: two batches cannot deadlock
-            sorted(request_ids),
-        )
+        rows = await self._conn.fetch(LOAD_REQUESTS, sorted(request_ids))
         return {row["id"]: stored_request(row) for row in rows}
 
     async def view(
@@ -82,64 +75,7 @@ class PgBatchStore:
         return await load_view(self._conn, objects, user_ids, mails, assignment_ids)
 
     async def save(self, changes: Changes) -> None:
-        conn = self._conn
-        if changes.requests:
-            await conn.executemany(
-                _UPSERT_REQUEST, [_request_row(s) for s in changes.requests.values()]
-            )
-        if changes.history:
-            await conn.copy_records_to_table(
-                "request_history",
-                records=[
-                    (
-                        h.request_id,
-                        h.sequence,
-                        h.previous_state,
-                        h.state,
-                        h.status,
-                        h.reason,
-                        h.causation_id,
-                        h.occurred_at,
-                    )
-                    for h in changes.history
-                ],
-                columns=[
-                    "request_id",
-                    "sequence",
-                    "previous_state",
-                    "state",
-                    "status",
-                    "reason",
-                    "causation_id",
-                    "occurred_at",
-                ],
-            )
-        await self._save_effects(changes)
-        if changes.processed:
-            await conn.copy_records_to_table(
-                "processed_commands",
-                records=[
-                    (p.command_id, p.command_type, p.request_id, p.outcome)
-                    for p in changes.processed
-                ],
-                columns=["command_id", "command_type", "request_id", "outcome"],
-            )
-        if changes.timers:
-            await conn.executemany(
-                "INSERT INTO timers (id, kind, request_id, due_at, payload) "
-                "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING",
-                [(t.id, t.kind, t.request_id, t.due_at, t.payload) for t in changes.timers],
-            )
-        if changes.timers_fired:
-            await conn.execute(
-                "UPDATE timers SET fired_at = now() WHERE id = ANY($1::uuid[])",
-                changes.timers_fired,
-            )
-        if changes.outbox:
-            await conn.executemany(
-                "INSERT INTO outbox (event_id, event_type, key, payload) VALUES ($1, $2, $3, $4)",
-                [(e.event_id, e.event_type, e.key, e.payload) for e in changes.outbox],
-            )
+        await save_changes(self._conn, changes)
 
     async def claim_due_timers(self, now: datetime, limit: int) -> list[Timer]:
         # SKIP LOCKED: several workers poll; each due timer goes to exactly one of them.
@@ -169,67 +105,26 @@ class PgBatchStore:
         rows = await self._conn.fetch(_LEASE_GRANTS, now, limit, lease_until)
         return [PendingGrant(_grant(r), r["target_id"], r["access_package_id"]) for r in rows]
 
-    async def _save_effects(self, changes: Changes) -> None:
-        conn = self._conn
-        if changes.users_created:
-            await conn.executemany(
-                "INSERT INTO directory_users (id, display_name, mail, user_type) "
-                "VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING",
-                [(u.id, u.display_name, u.mail, u.user_type.value) for u in changes.users_created],
-            )
-        if changes.assignments:
-            await conn.executemany(
-                _UPSERT_ASSIGNMENT,
-                [
-                    (
-                        uuid.UUID(a.id),
-                        a.access_package_id,
-                        a.assignment_policy_id,
-                        (a.target_ref or "").lower(),
-                        a.state.value if a.state else "delivering",
-                        to_graph(a),
-                    )
-                    for a in changes.assignments.values()
-                    if a.id is not None
-                ],
-            )
-        if changes.grants:
-            await conn.executemany(
-                _UPSERT_GRANT,
-                [
-                    (
-                        g.assignment_id,
-                        g.resource_scope_id,
-                        g.origin_system,
-                        g.origin_id,
-                        g.state,
-                        g.detail,
-                        g.request_id,
-                        g.role_origin_id,
-                        g.attempts,
-                        g.next_attempt_at,
-                    )
-                    for g in changes.grants
-                ],
-            )
-        if changes.memberships_added:
-            await conn.executemany(
-                "INSERT INTO group_members (group_id, user_id, source) VALUES ($1, $2, "
-                "'accessflow') ON CONFLICT DO NOTHING",
-                [(m.group_id.lower(), m.user_id.lower()) for m in changes.memberships_added],
-            )
-        if changes.memberships_removed:
-            await conn.executemany(
-                "DELETE FROM group_members WHERE group_id = $1 AND user_id = $2 "
-                "AND source = 'accessflow'",
-                [(m.group_id.lower(), m.user_id.lower()) for m in changes.memberships_removed],
-            )
 
+#: One index probe per id, whatever the planner's statistics say (see view.py).
+PROCESSED = """
+SELECT i.id FROM unnest($1::text[]) AS i(id)
+CROSS JOIN LATERAL (SELECT FROM processed_commands WHERE command_id = i.id LIMIT 1) AS hit
+"""
 
 #: The columns :func:`stored_request` reads.
 REQUEST_COLUMNS = (
     "document, sequence, target_id, access_package_id, requestor_id, assignment_id, approval"
 )
+
+#: One index probe per id (see view.py), each row locked as it is read, in the order of the
+#: ids, which the caller sorts: two batches lock in the same order and cannot deadlock.
+LOAD_REQUESTS = f"""
+SELECT r.* FROM unnest($1::uuid[]) AS i(id)
+CROSS JOIN LATERAL (
+    SELECT id, {REQUEST_COLUMNS} FROM assignment_requests WHERE id = i.id FOR UPDATE
+) AS r
+"""
 
 
 def stored_request(row: asyncpg.Record) -> StoredRequest:
@@ -244,53 +139,6 @@ def stored_request(row: asyncpg.Record) -> StoredRequest:
         approval=row["approval"],
     )
 
-
-def _request_row(stored: StoredRequest) -> tuple[Any, ...]:
-    request = stored.request
-    return (
-        stored.id,
-        request.request_type.value,
-        request.state.value,
-        request.status,
-        stored.target_id,
-        stored.access_package_id,
-        stored.requestor_id,
-        stored.assignment_id,
-        stored.sequence,
-        request.created_date_time,
-        request.completed_date_time,
-        to_graph(request),
-        stored.approval,
-    )
-
-
-_UPSERT_REQUEST = """
-INSERT INTO assignment_requests (id, request_type, state, status, target_id, access_package_id,
-    requestor_id, assignment_id, sequence, created_at, completed_at, document, approval)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-ON CONFLICT (id) DO UPDATE SET state = excluded.state, status = excluded.status,
-    assignment_id = excluded.assignment_id, sequence = excluded.sequence,
-    completed_at = excluded.completed_at, document = excluded.document,
-    approval = excluded.approval
-"""
-
-_UPSERT_ASSIGNMENT = """
-INSERT INTO assignments (id, access_package_id, assignment_policy_id, target_id, state,
-    created_at, updated_at, document)
-VALUES ($1, $2, $3, $4, $5, now(), now(), $6)
-ON CONFLICT (id) DO UPDATE SET state = excluded.state, updated_at = now(),
-    document = excluded.document
-"""
-
-_UPSERT_GRANT = """
-INSERT INTO grants (assignment_id, resource_scope_id, origin_system, origin_id, state, detail,
-    request_id, role_origin_id, attempts, next_attempt_at, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now())
-ON CONFLICT (assignment_id, resource_scope_id) DO UPDATE SET state = excluded.state,
-    detail = excluded.detail, request_id = excluded.request_id,
-    role_origin_id = excluded.role_origin_id, attempts = excluded.attempts,
-    next_attempt_at = excluded.next_attempt_at, updated_at = now()
-"""
 
 _GRANT_COLUMNS = (
     "g.assignment_id, g.resource_scope_id, g.origin_system, g.origin_id, g.state, g.detail, "

@@ -19,29 +19,64 @@ from accessflow.domain.models.packages import DirectoryGroup, DirectoryUser
 from accessflow.domain.models.requests import AccessPackageAssignment
 from accessflow.domain.models.subjects import GroupMembers
 from accessflow.domain.view import InMemoryView, OpenRequest
+from accessflow.service.ports import canonical_uuids
 
 _USERS = """
 WITH RECURSIVE chain(id, depth) AS (
-    SELECT id, 0 FROM directory_users WHERE id = ANY($1::text[]) OR lower(mail) = ANY($2::text[])
+    SELECT u.id, 0 FROM unnest($1::text[]) AS i(id)
+    CROSS JOIN LATERAL (SELECT id FROM directory_users WHERE id = i.id OFFSET 0) AS u
     UNION
-    SELECT u.manager_id, c.depth + 1
-    FROM chain c JOIN directory_users u ON u.id = c.id
+    SELECT u.id, 0 FROM unnest($2::text[]) AS m(mail)
+    CROSS JOIN LATERAL (SELECT id FROM directory_users WHERE lower(mail) = m.mail OFFSET 0) AS u
+    UNION
+    SELECT u.manager_id, c.depth + 1 FROM chain c
+    CROSS JOIN LATERAL (SELECT manager_id FROM directory_users WHERE id = c.id OFFSET 0) AS u
     WHERE u.manager_id IS NOT NULL AND c.depth < 3
 )
 SELECT u.id, u.display_name, u.mail, u.user_type, u.manager_id
-FROM directory_users u WHERE u.id IN (SELECT id FROM chain)
+FROM (SELECT DISTINCT id FROM chain) AS c
+CROSS JOIN LATERAL (
+    SELECT id, display_name, mail, user_type, manager_id FROM directory_users
+    WHERE id = c.id OFFSET 0
+) AS u
 """
 
+# Every lookup below walks the batch's ids and probes an index per id (LATERAL … OFFSET 0
+# keeps the planner from turning it into a join): with "col = ANY($1)" a table the
+# planner has no statistics for yet (a fresh deployment, before autovacuum's first ANALYZE)
+# was read in full for every batch, and the batch got slower with every row written.
 _OPEN_ADDS = """
-SELECT id::text, target_id, access_package_id FROM assignment_requests
-WHERE target_id = ANY($1::text[])
-  AND state IN ('submitted', 'pendingApproval', 'scheduled', 'delivering')
-  AND request_type IN ('userAdd', 'adminAdd', 'systemAdd')
+SELECT r.id::text, r.target_id, r.access_package_id FROM unnest($1::text[]) AS t(id)
+CROSS JOIN LATERAL (
+    SELECT id, target_id, access_package_id FROM assignment_requests
+    WHERE target_id = t.id
+      AND state IN ('submitted', 'pendingApproval', 'scheduled', 'delivering')
+      AND request_type IN ('userAdd', 'adminAdd', 'systemAdd')
+    OFFSET 0
+) AS r
 """
 
 _ASSIGNMENTS = """
-SELECT document FROM assignments
-WHERE (target_id = ANY($1::text[]) AND state <> 'expired') OR id::text = ANY($2::text[])
+SELECT a.id, a.document FROM unnest($1::text[]) AS t(id)
+CROSS JOIN LATERAL (
+    SELECT id, document FROM assignments WHERE target_id = t.id AND state <> 'expired' OFFSET 0
+) AS a
+UNION ALL
+SELECT a.id, a.document FROM unnest($2::uuid[]) AS i(id)
+CROSS JOIN LATERAL (SELECT id, document FROM assignments WHERE id = i.id OFFSET 0) AS a
+"""
+
+_MEMBERS = """
+SELECT m.group_id, m.user_id FROM unnest($1::text[]) AS u(id)
+CROSS JOIN LATERAL (SELECT group_id, user_id FROM group_members WHERE user_id = u.id OFFSET 0) AS m
+UNION
+SELECT m.group_id, m.user_id FROM unnest($2::text[]) AS g(id)
+CROSS JOIN LATERAL (SELECT group_id, user_id FROM group_members WHERE group_id = g.id OFFSET 0) AS m
+"""
+
+_TARGETS = """
+SELECT a.target_id FROM unnest($1::uuid[]) AS i(id)
+CROSS JOIN LATERAL (SELECT target_id FROM assignments WHERE id = i.id OFFSET 0) AS a
 """
 
 
@@ -67,17 +102,11 @@ async def load_view(
     mails: Collection[str],
     assignment_ids: Collection[str],
 ) -> InMemoryView:
-    wanted_assignments = sorted({a.lower() for a in assignment_ids})
+    wanted_assignments = canonical_uuids(assignment_ids)
     people = {u.lower() for u in user_ids}
     if wanted_assignments:
         # An update or removal names only the assignment: its person is in the batch too.
-        people.update(
-            row["target_id"]
-            for row in await conn.fetch(
-                "SELECT target_id FROM assignments WHERE id::text = ANY($1::text[])",
-                wanted_assignments,
-            )
-        )
+        people.update(row["target_id"] for row in await conn.fetch(_TARGETS, wanted_assignments))
     ids = sorted(people)
     users = {
         row["id"]: DirectoryUser(
@@ -91,12 +120,7 @@ async def load_view(
     }
     known = sorted(users)
     members: dict[str, list[str]] = defaultdict(list)
-    for row in await conn.fetch(
-        "SELECT DISTINCT group_id, user_id FROM group_members "
-        "WHERE user_id = ANY($1::text[]) OR group_id = ANY($2::text[])",
-        known,
-        approver_groups(objects),
-    ):
+    for row in await conn.fetch(_MEMBERS, known, approver_groups(objects)):
         members[row["group_id"]].append(row["user_id"])
     groups = {gid: DirectoryGroup(id=gid, members=ms) for gid, ms in members.items()}
     catalog = Catalog(
@@ -106,12 +130,12 @@ async def load_view(
         access_packages=objects.packages,
         assignment_policies=objects.policies,
     )
-    assignments = [
-        AccessPackageAssignment.model_validate(row["document"])
-        # Graph ids are case-insensitive (one documented example is upper case).
-        for row in await conn.fetch(
-            _ASSIGNMENTS, known, sorted({a.lower() for a in assignment_ids})
-        )
-    ]
+    # Graph ids are case-insensitive (one documented example is upper case); an assignment
+    # found both by its target and by its id is read once.
+    documents = {
+        row["id"]: row["document"]
+        for row in await conn.fetch(_ASSIGNMENTS, known, wanted_assignments)
+    }
+    assignments = [AccessPackageAssignment.model_validate(d) for d in documents.values()]
     open_requests = [OpenRequest(*row) for row in await conn.fetch(_OPEN_ADDS, known)]
     return InMemoryView(catalog, assignments=assignments, open_requests=open_requests)
