@@ -83,6 +83,13 @@ async def test_bench_delivers_every_request_reports_every_figure_and_cleans_up(
     assert rate["delivered"] == rate["requests"] == REQUESTS  # min(--requests, 200/s × 2 s)
     figures = [rate["latency"][k] for k in ("p50_ms", "p95_ms", "p99_ms", "max_ms")]
     assert 0 < figures[0] <= figures[1] <= figures[2] <= figures[3]
+    # Split by hop for every measured request; each hop's median is at most the whole's
+    # maximum (hops cross processes on the wall clock, so a hop may round to 0 but not less
+    # than a few ms below it).
+    assert set(rate["hops"]) == {"to_decided", "to_published", "to_seen"}
+    for hop in rate["hops"].values():
+        assert hop["count"] == rate["latency"]["count"]
+        assert -5 <= hop["p50_ms"] <= hop["max_ms"] <= figures[3] + 5
 
     assert doc["ratios"]["vs_naive"] > 0
     assert doc["ratios"]["vs_raw_pipe"] > 0

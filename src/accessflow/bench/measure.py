@@ -122,10 +122,11 @@ class DeliveryWatcher:
                         rid = record.key.decode()
                         if rid not in self.seen_at:
                             self.seen_at[rid] = now
-                            self.stamps[rid] = self._stamps(event, record.timestamp)
+                            if "time" in event:  # the raw pipe's events have none
+                                self.stamps[rid] = self._stamps(event["time"], record.timestamp)
 
-    def _stamps(self, event: dict[str, Any], timestamp_ms: int) -> tuple[float, float]:
-        decided = datetime.fromisoformat(event["time"]).timestamp()
+    def _stamps(self, decided_at: str, timestamp_ms: int) -> tuple[float, float]:
+        decided = datetime.fromisoformat(decided_at).timestamp()
         return decided - self._wall_offset, timestamp_ms / 1000 - self._wall_offset
 
     async def wait_for(
