@@ -25,6 +25,13 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
     )
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """Returning a connection to the pool: asyncpg has already rolled back any open
+    transaction; its default reset query (UNLISTEN, advisory unlock, RESET ALL) would cost
+    a round trip per batch for state no pool user creates. Session locks and LISTEN live on
+    connections of their own (the relay's lease, migrations), never on a pooled one."""
+
+
 async def connect(settings: Settings) -> asyncpg.Connection:
     """One connection with the same session settings as the pool's (for migrate and tools)."""
     conn: asyncpg.Connection = await asyncpg.connect(
@@ -44,6 +51,7 @@ async def create_pool(settings: Settings) -> asyncpg.Pool:
         max_size=settings.database_pool_max_size,
         server_settings=_server_settings(settings),
         init=_init_connection,
+        reset=_keep_session,
         command_timeout=settings.database_command_timeout_seconds,
         timeout=settings.database_command_timeout_seconds,
     )
