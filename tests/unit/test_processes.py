@@ -4,8 +4,9 @@ running half-working."""
 from __future__ import annotations
 
 import asyncio
+import gc
 
-from accessflow.entrypoints.processes import _stop_if_it_fails
+from accessflow.entrypoints.processes import GC_YOUNG_THRESHOLD, _stop_if_it_fails, tune_gc
 
 
 async def _fails() -> None:
@@ -32,3 +33,15 @@ async def test_a_side_loop_that_ends_normally_does_not() -> None:
     await task
     await asyncio.sleep(0)
     assert not stop.is_set()
+
+
+def test_tune_gc_freezes_what_lives_and_collects_young_objects_less_often() -> None:
+    before = gc.get_threshold()
+    try:
+        tune_gc()
+        assert gc.get_freeze_count() > 0
+        assert gc.get_threshold() == (GC_YOUNG_THRESHOLD, before[1], before[2])
+        assert gc.isenabled()  # cycles are still collected
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
