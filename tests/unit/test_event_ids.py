@@ -14,11 +14,17 @@ from accessflow.service.events import (
     rejection_event_id,
     state_changed_event_id,
 )
+from accessflow.service.ids import uuid5
 
 
 @given(st.text())
 def test_event_uuid_is_uuid5_of_the_namespace(name: str) -> None:
     assert event_uuid(name) == uuid.uuid5(EVENT_ID_NAMESPACE, name)
+
+
+@given(st.uuids(), st.text())
+def test_uuid5_is_the_standard_one(namespace: uuid.UUID, name: str) -> None:
+    assert uuid5(namespace, name) == uuid.uuid5(namespace, name)
 
 
 @given(st.uuids(), st.integers(min_value=1, max_value=10_000), st.text(min_size=1))

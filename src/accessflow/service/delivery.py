@@ -23,6 +23,7 @@ from accessflow.domain.models.packages import (
     AccessPackage,
     AccessPackageResourceRoleScope,
 )
+from accessflow.service.ids import uuid5
 from accessflow.service.ports import Changes, Grant, GrantState, Membership, MutableView
 
 ASSIGNMENT_NAMESPACE = uuid.UUID("0b6f4c55-2f8e-5f3a-b0a4-5d1e7c9a8e12")
@@ -30,7 +31,7 @@ ASSIGNMENT_NAMESPACE = uuid.UUID("0b6f4c55-2f8e-5f3a-b0a4-5d1e7c9a8e12")
 
 def assignment_id_for(request_id: uuid.UUID) -> uuid.UUID:
     """Deterministic, so a redelivered create can never make a second assignment."""
-    return uuid.uuid5(ASSIGNMENT_NAMESPACE, str(request_id))
+    return uuid5(ASSIGNMENT_NAMESPACE, str(request_id))
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from accessflow.domain.models.requests import (
     AccessPackageAssignmentRequest,
 )
 from accessflow.domain.view import DirectoryView, OpenRequest
+from accessflow.service.ids import uuid5
 
 
 @dataclass
@@ -165,7 +166,7 @@ class Timer:
     def make(
         cls, kind: str, request_id: uuid.UUID, due_at: datetime, key: str = "", **payload: Any
     ) -> Timer:
-        timer_id = uuid.uuid5(TIMER_NAMESPACE, f"{request_id}:{kind}:{key}")
+        timer_id = uuid5(TIMER_NAMESPACE, f"{request_id}:{kind}:{key}")
         return cls(timer_id, kind, request_id, due_at, payload)
 
 
