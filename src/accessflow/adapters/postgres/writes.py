@@ -22,13 +22,10 @@ from accessflow.domain.models.requests import to_graph
 from accessflow.service.ports import Changes, Grant, StoredRequest
 
 
-def columns(rows: Iterable[Sequence[Any]], width: int) -> list[list[Any]]:
-    """Rows → one list per column (the arrays ``unnest`` takes)."""
-    out: list[list[Any]] = [[] for _ in range(width)]
-    for row in rows:
-        for column, value in zip(out, row, strict=True):
-            column.append(value)
-    return out
+def columns(rows: Iterable[Sequence[Any]], width: int) -> list[Sequence[Any]]:
+    """Rows → one sequence per column (the arrays ``unnest`` takes), transposed in C."""
+    transposed: list[Sequence[Any]] = list(zip(*rows, strict=True))
+    return transposed or [() for _ in range(width)]
 
 
 async def save_changes(conn: Conn, changes: Changes) -> None:
