@@ -102,3 +102,28 @@ async def test_bench_delivers_every_request_reports_every_figure_and_cleans_up(
     }
 
     assert await _leftovers(settings, doc["tag"]) == ([], [])
+
+
+async def test_bench_with_a_relay_process_delivers_every_request(
+    settings: Settings, subprocess_env: dict[str, str], tmp_path: Path
+) -> None:
+    """--relay-process: the workers run with --no-relay and one `accessflow relay` publishes
+    for them; every request still ends delivered, and nothing is left behind."""
+    out = tmp_path / "bench.json"
+    args = ["--requests", "100", "--rate", "100", "--catalog-users", "100", "--skip-baselines"]
+    args += ["--latency-seconds", "1", "--relay-process", "--json", str(out)]
+    result = subprocess.run(
+        [sys.executable, "-m", "accessflow.entrypoints.cli", "bench", *args],
+        env=subprocess_env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert "accessflow worker ×2 + relay" in result.stdout
+    doc = orjson.loads(out.read_bytes())
+    assert doc["options"]["relay_process"] is True
+    assert doc["throughput"]["delivered"] == doc["throughput"]["requests"] == 100
+    [rate] = doc["latency"]
+    assert rate["delivered"] == rate["requests"] == 100
+    assert await _leftovers(settings, doc["tag"]) == ([], [])

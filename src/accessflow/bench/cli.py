@@ -106,6 +106,11 @@ def _say(message: str) -> None:
     help="Record a py-spy flame graph of each worker in the throughput phase here.",
 )
 @click.option(
+    "--relay-process",
+    is_flag=True,
+    help="Run the workers with --no-relay and one `accessflow relay` process beside them.",
+)
+@click.option(
     "--keep-logs",
     type=click.Path(file_okay=False, path_type=Path),
     help="Keep the processes' logs in this directory (by default removed after a good run).",
@@ -131,6 +136,7 @@ def bench(
     worker_log_level: str,
     stall_seconds: float,
     profile: Path | None,
+    relay_process: bool,
     keep_logs: Path | None,
     json_path: Path | None,
 ) -> None:
@@ -151,6 +157,7 @@ def bench(
         worker_log_level=worker_log_level.upper(),
         stall_seconds=stall_seconds,
         profile=profile,
+        relay_process=relay_process,
     )
     base = _settings(ctx)
     if keep_logs is not None:
@@ -198,7 +205,8 @@ async def _phases(runner: Runner) -> Results:
     results = Results(runner.tag, o, await machine(runner.base))
     plural = "es" if o.workers > 1 else ""
     _say(
-        f"run {runner.tag}: {o.requests:,} requests, {o.workers} worker process{plural}, "
+        f"run {runner.tag}: {o.requests:,} requests, {o.workers} worker process{plural}"
+        f"{' and a relay process' if o.relay_process else ''}, "
         f"{o.partitions} partitions, {results.machine['cores']} cores"
     )
     _say("• throughput: the accessflow worker")

@@ -21,6 +21,7 @@ from accessflow.bench.load import (
 from accessflow.bench.measure import DeliveryWatcher, Latency, Progress, hops, latency
 from accessflow.bench.processes import (
     BASELINE,
+    RELAY,
     WORKER,
     Children,
     cpu_by_program,
@@ -46,6 +47,8 @@ class Options:
     worker_log_level: str
     stall_seconds: float
     profile: Path | None
+    # Workers with --no-relay and one `accessflow relay` process publishing for them.
+    relay_process: bool = False
 
 
 @dataclass
@@ -101,9 +104,12 @@ class Runner:
     async def _processes(self, phase: Phase, command: list[str], count: int) -> Children:
         children = Children(self.logs)
         self.started.append(children)
+        relay = self.options.relay_process and command is WORKER
         for _ in range(count):
-            children.start(phase.name, command, phase.env)
-        await children.wait_settled(phase.settings)
+            children.start(phase.name, [*command, "--no-relay"] if relay else command, phase.env)
+        if relay:
+            children.start(f"{phase.name}-relay", RELAY, phase.env)
+        await children.wait_settled(phase.settings, group_members=count)
         return children
 
     async def throughput(

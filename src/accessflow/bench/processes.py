@@ -24,6 +24,7 @@ from accessflow.adapters.kafka.options import client_options
 from accessflow.settings import Settings
 
 WORKER = [sys.executable, "-m", "accessflow.entrypoints.cli", "worker"]
+RELAY = [sys.executable, "-m", "accessflow.entrypoints.cli", "relay"]
 BASELINE = [sys.executable, "-m", "accessflow.bench.baselines"]
 
 
@@ -68,9 +69,13 @@ class Children:
         self.members.append(child)
         return child
 
-    async def wait_settled(self, settings: Settings, within: float = 120) -> None:
-        """Until the consumer group is stable with every member in it (asked of the group
-        coordinator, so it works whatever the processes log)."""
+    async def wait_settled(
+        self, settings: Settings, within: float = 120, *, group_members: int | None = None
+    ) -> None:
+        """Until the consumer group is stable with ``group_members`` (default: every process
+        started) in it, asked of the group coordinator, so it works whatever the processes
+        log. Every process must still be running."""
+        expected = len(self.members) if group_members is None else group_members
         deadline = time.monotonic() + within
         admin = AIOKafkaAdminClient(**client_options(settings))
         await admin.start()
@@ -80,7 +85,7 @@ class Children:
                     if child.proc.poll() is not None:
                         tail = child.log.read_text(errors="replace")[-2000:]
                         raise RuntimeError(f"{child.log.name}: the process exited early:\n{tail}")
-                if await _stable(admin, settings.consumer_group_id, len(self.members)):
+                if await _stable(admin, settings.consumer_group_id, expected):
                     return
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"the consumer group did not settle in {within:.0f} s")

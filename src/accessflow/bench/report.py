@@ -159,7 +159,8 @@ def table(doc: dict[str, Any]) -> str:
         )
     ]
     labels = {
-        "throughput": f"accessflow worker ×{doc['options']['workers']}",
+        "throughput": f"accessflow worker ×{doc['options']['workers']}"
+        + (" + relay" if doc["options"].get("relay_process") else ""),
         "raw_pipe": "raw pipe (ceiling)",
         "naive": "naive worker",
         "backlog": "worker, from backlog",
