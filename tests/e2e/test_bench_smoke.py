@@ -20,6 +20,10 @@ REQUESTS = 300
 def _run_bench(env: dict[str, str], out: Path) -> subprocess.CompletedProcess[str]:
     args = ["--requests", str(REQUESTS), "--rate", "200", "--catalog-users", "500"]
     args += ["--naive-requests", "100", "--latency-seconds", "2", "--json", str(out)]
+    return _bench(env, args)
+
+
+def _bench(env: dict[str, str], args: list[str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "accessflow.entrypoints.cli", "bench", *args],
         env=env,
@@ -112,13 +116,7 @@ async def test_bench_with_a_relay_process_delivers_every_request(
     out = tmp_path / "bench.json"
     args = ["--requests", "100", "--rate", "100", "--catalog-users", "100", "--skip-baselines"]
     args += ["--latency-seconds", "1", "--relay-process", "--json", str(out)]
-    result = subprocess.run(
-        [sys.executable, "-m", "accessflow.entrypoints.cli", "bench", *args],
-        env=subprocess_env,
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
+    result = _bench(subprocess_env, args)
     assert result.returncode == 0, result.stderr[-4000:]
     assert "accessflow worker ×2 + relay" in result.stdout
     doc = orjson.loads(out.read_bytes())
