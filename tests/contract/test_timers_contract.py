@@ -12,14 +12,20 @@ from command_support import (
     NESTOR,
     NOW,
     cancel,
+    catalog_with_outside_resources,
     create,
     decide,
     finance_for_megan,
     rid,
+    sales_for,
     stage_id,
 )
 from store_support import Harness
 
+from accessflow.service.connectors import GrantResult
+from accessflow.service.deliveries import RetryPolicy, lease_due, record
+from accessflow.service.delivery import assignment_id_for
+from accessflow.service.expiry import EXPIRY_RETRY
 from accessflow.service.handlers import handle_batch, handle_due_timers
 
 FALCON = "5b98f958-0dea-4a5b-836e-109dccbd530c"
@@ -149,4 +155,34 @@ async def test_an_assignment_expires_through_a_system_remove_request(harness: Ha
     assert assignment.state.value == "expired"
     assert MEGAN not in await harness.probe.members_of(SALES_GROUP, source="accessflow")
     again, _ = await handle_due_timers(harness.uow, NOW + timedelta(days=200))
+    assert again == []
+
+
+async def test_an_end_while_the_add_is_delivering_is_postponed_alike(harness: Harness) -> None:
+    """The add's outside grant is still in flight at the end: the expiry is postponed (the
+    grant stays pending, no removal), then expires the assignment once the add settled."""
+    await harness.apply_catalog(catalog_with_outside_resources("SaasApp"))
+    await handle_batch([create("c1", rid(6), sales_for())], harness.uow, NOW)
+    assignment_id = str(assignment_id_for(rid(6)))
+    end = NOW + timedelta(days=90)
+    policy = RetryPolicy()
+    [in_flight] = await lease_due(harness.uow, end, 10, policy)
+
+    fired, changes = await handle_due_timers(harness.uow, end)
+    assert [(o.outcome, o.to_state, o.transitions) for o in fired] == [("fired", "delivering", [])]
+    assert [t.due_at for t in changes.timers] == [end + EXPIRY_RETRY]
+    [grant] = await harness.probe.grants_of(assignment_id)
+    assert grant.state == "pending"
+
+    await record(harness.uow, [(in_flight, GrantResult.succeeded())], end, policy)
+    _, changes = await handle_due_timers(harness.uow, end + EXPIRY_RETRY)
+    removal = [str(h.state) for h in changes.history if h.request_id != rid(6)]
+    assert removal == ["submitted", "delivering"]  # the revoke waits for the connector
+    [grant] = await harness.probe.grants_of(assignment_id)
+    assert grant.state == "revoking"
+    assignment = await harness.probe.assignment(assignment_id)
+    assert assignment is not None
+    assert assignment.state is not None
+    assert assignment.state.value == "expired"
+    again, _ = await handle_due_timers(harness.uow, end + timedelta(days=1))
     assert again == []

@@ -18,7 +18,7 @@ from accessflow.service.approvals import (
     stage_timers,
 )
 from accessflow.service.commands import CancelData, DecideData, ReprocessData
-from accessflow.service.expiry import EXPIRY, removal_request
+from accessflow.service.expiry import EXPIRY, postponed_expiry, removal_request
 from accessflow.service.fulfil import SCHEDULED_START, Fulfilment
 from accessflow.service.ports import MutableView, StoredRequest
 from accessflow.service.recorder import Recorder
@@ -123,6 +123,10 @@ class LifecycleHandler:
     def _expire(self, fired: TimerFired) -> None:
         assignment = self.view.assignment(str(fired.payload.get("assignmentId", "")))
         if assignment is None:
+            return
+        later = postponed_expiry(fired, assignment, self.recorder.now)
+        if later is not None:  # its add still waits on a connector: remove once it settles
+            self.recorder.changes.timers.append(later)
             return
         package = self.view.package(assignment.access_package_id or "")
         removal = removal_request(fired, assignment, package, self.requests, self.recorder.now)

@@ -4,6 +4,7 @@ The connector is a scripted fake (tests/integration and tests/e2e use a real web
 
 from __future__ import annotations
 
+import uuid
 from collections import defaultdict
 from datetime import timedelta
 
@@ -12,11 +13,18 @@ from command_support import MEGAN, NOW, admin_remove, create, reprocess, rid, sa
 from service_support import catalog_with_outside_resources, deliver, events, run, transitions
 
 from accessflow.adapters.memory import InMemoryUnitOfWork
+from accessflow.domain.enums import AssignmentState, ExpirationPatternType
+from accessflow.domain.models.base import format_utc
+from accessflow.domain.models.common import EntitlementManagementSchedule, ExpirationPattern
+from accessflow.domain.models.requests import AccessPackageAssignment
 from accessflow.service.connectors import GrantRequest, GrantResult, Operation
 from accessflow.service.deliveries import RetryPolicy, lease_due, record, release
 from accessflow.service.delivery import assignment_id_for
 from accessflow.service.events import StateChanged
+from accessflow.service.expiry import EXPIRY, EXPIRY_NAMESPACE, EXPIRY_RETRY, postponed_expiry
+from accessflow.service.handlers import handle_due_timers
 from accessflow.service.ports import GrantState
+from accessflow.service.types import TimerFired
 
 
 class Scripted:
@@ -227,3 +235,86 @@ async def test_abandoned_calls_are_handed_back_due_at_once() -> None:
     assert again.grant.resource_scope_id == "SaasApp-scope"
     await record(uow, [(again, GrantResult.succeeded())], NOW, POLICY)
     assert await release(uow, leased, NOW) == 0  # moved on since: not ours to hand back
+
+
+async def test_an_end_that_comes_while_the_add_is_delivering_waits_for_it_to_settle() -> None:
+    """Sales reports lasts 90 days, and its grant's connector call is still in flight when
+    they are up. The expiry is postponed (no removal, the grant left pending), again while
+    the add waits; once the add has settled the next firing removes the assignment."""
+    uow = _uow("SaasApp")
+    await run(uow, create("c1", rid(1), sales_for()))
+    assignment = str(assignment_id_for(rid(1)))
+    end = NOW + timedelta(days=90)
+    removal = uuid.uuid5(EXPIRY_NAMESPACE, f"{assignment}:{format_utc(end)}")
+    [in_flight] = await lease_due(uow, end, 10, POLICY)
+
+    fired, changes = await handle_due_timers(uow, end)
+    assert [(o.outcome, o.to_state, o.transitions) for o in fired] == [("fired", "delivering", [])]
+    [later] = changes.timers
+    assert (later.kind, later.request_id, later.due_at, later.payload) == (
+        EXPIRY,
+        rid(1),
+        end + EXPIRY_RETRY,
+        {"assignmentId": assignment, "end": format_utc(end)},
+    )
+    assert uow.request(removal) is None
+    assert _grants(uow) == {"SaasApp-scope": (GrantState.PENDING, 0)}
+    assert uow.assignment(assignment).state.value == "delivering"
+
+    early, _ = await handle_due_timers(uow, end + EXPIRY_RETRY - timedelta(seconds=1))
+    assert early == []
+    _, changes = await handle_due_timers(uow, end + EXPIRY_RETRY)
+    [again] = changes.timers  # still delivering: postponed once more, by a timer of its own
+    assert (again.id != later.id, again.due_at) == (True, end + 2 * EXPIRY_RETRY)
+    assert uow.request(removal) is None
+
+    await record(uow, [(in_flight, GrantResult.succeeded())], end + EXPIRY_RETRY, POLICY)
+    assert transitions(uow, rid(1)) == [*ADDED, ("delivered", None)]
+    assert uow.assignment(assignment).state.value == "delivered"
+
+    fired, _ = await handle_due_timers(uow, end + 2 * EXPIRY_RETRY)
+    assert [o.outcome for o in fired] == ["fired"]
+    stored = uow.request(removal)
+    assert stored is not None
+    assert stored.request.request_type.value == "systemRemove"
+    assert transitions(uow, removal) == ADDED
+    assert _grants(uow) == {"SaasApp-scope": (GrantState.REVOKING, 0)}
+    assert uow.assignment(assignment).state.value == "expired"
+    nothing, _ = await handle_due_timers(uow, end + timedelta(days=1))
+    assert nothing == []
+
+    connector = Scripted()
+    await deliver(uow, connector, end + 2 * EXPIRY_RETRY, POLICY)
+    assert transitions(uow, removal)[-1] == ("delivered", None)
+    assert connector.sent() == [("revoke", "SaasApp-scope")]
+    assert transitions(uow, rid(1))[-1] == ("delivered", None)  # the add's outcome stands
+
+
+def test_a_postponed_expiry_is_the_same_timer_for_the_same_firing() -> None:
+    """A batch re-run after a crash fires the same timer again: it writes the same
+    postponed timer, not a second one; another firing postpones with a timer of its own."""
+    end = format_utc(NOW)
+    assignment = AccessPackageAssignment(
+        id=str(assignment_id_for(rid(1))),
+        state=AssignmentState.DELIVERING,
+        schedule=EntitlementManagementSchedule(
+            start_date_time=NOW - timedelta(days=1),
+            expiration=ExpirationPattern(
+                end_date_time=NOW, type=ExpirationPatternType.AFTER_DATE_TIME
+            ),
+        ),
+    )
+    payload: dict[str, object] = {"assignmentId": assignment.id, "end": end}
+    fired = TimerFired("timer:1", rid(1), EXPIRY, payload)
+    first = postponed_expiry(fired, assignment, NOW)
+    rerun = postponed_expiry(fired, assignment, NOW + timedelta(seconds=5))
+    other = postponed_expiry(TimerFired("timer:2", rid(1), EXPIRY, payload), assignment, NOW)
+    assert first is not None
+    assert rerun is not None
+    assert other is not None
+    assert first.id == rerun.id != other.id
+    assert first.payload == payload
+    delivered = assignment.model_copy(update={"state": AssignmentState.DELIVERED})
+    assert postponed_expiry(fired, delivered, NOW) is None  # settled: remove, as usual
+    stale = TimerFired("timer:3", rid(1), EXPIRY, {**payload, "end": "2020-01-01T00:00:00Z"})
+    assert postponed_expiry(stale, assignment, NOW) is None  # an end changed since: no-op
