@@ -115,3 +115,28 @@ async def test_the_old_form_did_scan(filled: asyncpg.Connection) -> None:
         _ids("c"),
     )
     assert "Seq Scan on processed_commands" in plan, plan
+
+
+async def _large_batch_lookup(conn: asyncpg.Connection) -> str:
+    # Analyzed, as a directory is once it has been loaded for a while: the recursive CTE's
+    # estimate (rows × manager depth) is then what crosses jit_above_cost.
+    await conn.execute("ANALYZE directory_users")
+    users = [f"u{n}" for n in range(1, 1001)]
+    rows = await conn.fetch("EXPLAIN (ANALYZE) " + _USERS, users, [])
+    return "\n".join(row[0] for row in rows)
+
+
+async def test_our_connections_never_jit_a_large_batch(filled: asyncpg.Connection) -> None:
+    """A 500-command batch's directory lookup (1,000 users and their managers) is estimated
+    costly enough for JIT, which took longer to compile than the query took to run."""
+    assert await filled.fetchval("SHOW jit") == "off"
+    plan = await _large_batch_lookup(filled)
+    assert "JIT:" not in plan, plan
+
+
+async def test_the_server_default_would_jit_it(filled: asyncpg.Connection) -> None:
+    """The control: with PostgreSQL's defaults the same lookup is compiled."""
+    await filled.execute("SET jit = on")
+    assert await filled.fetchval("SELECT pg_jit_available()"), "this PostgreSQL has no JIT"
+    plan = await _large_batch_lookup(filled)
+    assert "JIT:" in plan, plan
