@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, TextIO
@@ -74,6 +75,54 @@ class _NamedPrinter(structlog.PrintLogger):
         super().__init__(file)
         self.name = name
 
+    def msg(self, message: str) -> None:
+        # print() writes the line and its newline separately; one write, still flushed per
+        # line so a killed process loses no line it logged.
+        with self._lock:
+            self._file.write(message + "\n")
+            self._file.flush()
+
+    # PrintLogger binds its level methods to its own msg at class creation.
+    log = debug = info = warn = warning = msg
+    fatal = failure = err = error = critical = exception = msg
+
+
+_LEVEL_OF_METHOD = {"warn": "warning", "exception": "error"}  # as structlog's add_log_level
+_STACK_INFO = structlog.processors.StackInfoRenderer(additional_ignores=[__name__])
+# The last whole second seen and its formatted date and time: one tuple, swapped whole, so
+# a thread logging at the same moment (the metrics server) never sees half an update.
+_last_second: tuple[int, str] = (-1, "")
+
+
+def _utc_timestamp() -> str:
+    """``datetime.now(UTC).isoformat()`` with ``Z``, as TimeStamper writes it, for a fifth of
+    its cost: the date and time are formatted once per second, not once per line."""
+    global _last_second
+    now = time.time()
+    second = int(now)
+    cached = _last_second
+    if cached[0] != second:
+        cached = _last_second = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
+    micros = int((now - second) * 1_000_000)
+    return f"{cached[1]}.{micros:06d}Z" if micros else f"{cached[1]}Z"
+
+
+def _json_line(logger: WrappedLogger, method_name: str, event_dict: EventDict) -> str:
+    """Our own lines in JSON: what ``merge_contextvars``, ``add_log_level``,
+    ``add_logger_name``, ``TimeStamper(fmt="iso", utc=True)``, ``StackInfoRenderer``,
+    ``format_exc_info`` and ``JSONRenderer`` do, in one call. The worker writes four lines
+    per request: through the chain a line cost 11.4 µs, this way 7.9 µs (with the cheaper
+    timestamp and write below; best of 7 × 20,000 lines). Pinned to the chain's output by
+    tests."""
+    event_dict = structlog.contextvars.merge_contextvars(logger, method_name, event_dict)
+    event_dict["level"] = _LEVEL_OF_METHOD.get(method_name, method_name)
+    event_dict["logger"] = logger.name
+    event_dict["timestamp"] = _utc_timestamp()
+    if "stack_info" in event_dict or "exc_info" in event_dict:
+        event_dict = _STACK_INFO(logger, method_name, event_dict)
+        event_dict = structlog.processors.format_exc_info(logger, method_name, event_dict)
+    return _json_dumps(event_dict)
+
 
 class _NamedPrinters:
     """The logger factory: one printer per name, kept (loggers are not cached, as below)."""
@@ -88,6 +137,17 @@ class _NamedPrinters:
         if printer is None:
             printer = self._printers[name] = _NamedPrinter(self._file, name)
         return printer
+
+
+def _native_chain(renderers: list[Processor]) -> list[Processor]:
+    return [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.StackInfoRenderer(),
+        *renderers,
+    ]
 
 
 def configure_logging(
@@ -106,14 +166,7 @@ def configure_logging(
     renderers = _renderers(as_json, colors=tty)
     structlog.configure(
         # The same fields as the stdlib chain below.
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.stdlib.add_logger_name,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.StackInfoRenderer(),
-            *renderers,
-        ],
+        processors=[_json_line] if as_json else _native_chain(renderers),
         logger_factory=_NamedPrinters(out),
         # Below the level, a method is a no-op: nothing is built or merged.
         wrapper_class=structlog.make_filtering_bound_logger(

@@ -15,6 +15,7 @@ import pytest
 import structlog
 from pydantic import SecretStr
 
+from accessflow import logs as logs_module
 from accessflow.logs import NOISY_LOGGERS, bound, configure_logging, get_logger
 from accessflow.settings import LogFormat
 
@@ -273,3 +274,66 @@ def test_python_warnings_are_routed_through_the_same_pipeline() -> None:
     [line] = _json_lines(stream)
     assert line["logger"] == "py.warnings"
     assert "old api" in line["event"]
+
+
+def _chain_and_fused_lines(emit: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The same call rendered by structlog's own processor chain and by our one-call JSON
+    processor; timestamps set aside (they are compared for form and closeness)."""
+    rendered = []
+    for fused in (False, True):
+        stream = io.StringIO()
+        configure_logging("DEBUG", LogFormat.JSON, stream)
+        if not fused:
+            structlog.configure(
+                processors=logs_module._native_chain(logs_module._renderers(True, False))
+            )
+        with bound(request_id="r-9", partition=2):
+            emit(get_logger("accessflow.pin"))
+        [line] = _json_lines(stream)
+        rendered.append(line)
+    chain, ours = rendered
+    for line in (chain, ours):
+        stamp = line.pop("timestamp")
+        assert stamp.endswith("Z")
+        moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+        assert abs((datetime.now(UTC) - moment).total_seconds()) < 5
+    return chain, ours
+
+
+@pytest.mark.parametrize(
+    "emit",
+    [
+        lambda log: log.info("command.handled", offset=7, tags=["a"], reason=None),
+        lambda log: log.warning("relay.drain_incomplete", request_id="explicit-wins"),
+        lambda log: log.debug("x", when=datetime(2026, 1, 2, tzinfo=UTC), id=uuid.UUID(int=5)),
+        lambda log: log.info("with.stack", stack_info=True),
+    ],
+    ids=["info", "warning-overrides-context", "non-json-values", "stack-info"],
+)
+def test_the_fused_json_processor_writes_what_the_chain_writes(emit: Any) -> None:
+    chain, ours = _chain_and_fused_lines(emit)
+    assert ours == chain
+    assert list(ours) == list(chain)  # the same keys in the same order, too
+
+
+def test_the_fused_json_processor_formats_exceptions_like_the_chain() -> None:
+    def emit(log: Any) -> None:
+        try:
+            raise ValueError("boom")
+        except ValueError:
+            log.exception("batch.failed")
+
+    chain, ours = _chain_and_fused_lines(emit)
+    assert ours["level"] == chain["level"] == "error"
+    assert "ValueError: boom" in ours["exception"]
+    # Tracebacks name their own line numbers: equal once those are set aside.
+    assert ours.keys() == chain.keys()
+
+
+def test_utc_timestamp_matches_datetime_isoformat() -> None:
+    before = datetime.now(UTC)
+    stamp = logs_module._utc_timestamp()
+    after = datetime.now(UTC)
+    moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    assert before <= moment <= after
+    assert len(stamp) in (len("2026-01-02T03:04:05Z"), len("2026-01-02T03:04:05.123456Z"))
