@@ -14,7 +14,16 @@ Conn: TypeAlias = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
-    # jsonb in and out through orjson: the outbox and request documents are the hot path.
+    # json: the Graph documents of requests and assignments, stored as rendered (see
+    # migration 0008); its binary form is the JSON text itself.
+    await conn.set_type_codec(
+        "json",
+        encoder=orjson.dumps,
+        decoder=orjson.loads,
+        schema="pg_catalog",
+        format="binary",
+    )
+    # jsonb in and out through orjson (approvals, reasons, timer payloads, the catalog).
     # Binary format (a version byte, then the JSON) so COPY can carry jsonb columns too.
     await conn.set_type_codec(
         "jsonb",

@@ -140,7 +140,7 @@ _UPSERT_REQUESTS = """
 INSERT INTO assignment_requests (id, request_type, state, status, target_id, access_package_id,
     requestor_id, assignment_id, sequence, created_at, completed_at, document, approval)
 SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-    $7::text[], $8::text[], $9::int[], $10::timestamptz[], $11::timestamptz[], $12::jsonb[],
+    $7::text[], $8::text[], $9::int[], $10::timestamptz[], $11::timestamptz[], $12::json[],
     $13::jsonb[])
 ON CONFLICT (id) DO UPDATE SET state = excluded.state, status = excluded.status,
     assignment_id = excluded.assignment_id, sequence = excluded.sequence,
@@ -181,7 +181,7 @@ _UPSERT_ASSIGNMENTS = """
 INSERT INTO assignments (id, access_package_id, assignment_policy_id, target_id, state,
     created_at, updated_at, document)
 SELECT id, package, policy, target, state, now(), now(), document
-FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::jsonb[])
+FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::json[])
     AS r(id, package, policy, target, state, document)
 ON CONFLICT (id) DO UPDATE SET state = excluded.state, updated_at = now(),
     document = excluded.document
