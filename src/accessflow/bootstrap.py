@@ -13,6 +13,7 @@ from accessflow.adapters.connectors_config import ConnectorsConfig, load_connect
 from accessflow.adapters.kafka.topics import TopicState, ensure_topics
 from accessflow.adapters.postgres import pool
 from accessflow.adapters.postgres.migrate import Migration, migrate
+from accessflow.adapters.postgres.retention import Retention
 from accessflow.logs import configure_logging
 from accessflow.service.deliveries import RetryPolicy
 from accessflow.settings import Settings, SettingsError, load_settings
@@ -66,4 +67,11 @@ def delivery_policy(settings: Settings) -> RetryPolicy:
         initial=timedelta(seconds=settings.delivery_retry_initial_seconds),
         maximum=timedelta(seconds=settings.delivery_retry_max_seconds),
         lease=timedelta(seconds=settings.delivery_lease_seconds),
+    )
+
+
+def retention(settings: Settings) -> Retention:
+    return Retention(
+        processed=timedelta(days=settings.processed_retention_days),
+        idempotency=timedelta(hours=settings.idempotency_retention_hours),
     )

@@ -90,6 +90,14 @@ class Settings(BaseSettings):
     # Graph lets a failed request be reprocessed for 14 days after it completed.
     reprocess_window_days: Annotated[int, Field(ge=0, le=3650)] = 14
 
+    # Retention (docs/operations.md, Retention): the housekeeping loop deletes processed-
+    # command ledger rows and fired timers older than processed_retention_days, and API
+    # idempotency keys older than idempotency_retention_hours. Upper bounds only keep a
+    # typo from overflowing the date arithmetic at run time.
+    processed_retention_days: Annotated[int, Field(ge=1, le=36500)] = 30
+    idempotency_retention_hours: Annotated[int, Field(ge=1, le=876000)] = 24
+    housekeeping_interval_seconds: Annotated[float, Field(gt=0)] = 600.0
+
     # Kafka security passthrough for real clusters
     kafka_security_protocol: KafkaSecurityProtocol = KafkaSecurityProtocol.PLAINTEXT
     kafka_sasl_mechanism: (
@@ -179,6 +187,13 @@ class Settings(BaseSettings):
             problems.append(
                 "ACCESSFLOW_DELIVERY_RETRY_INITIAL_SECONDS is larger than "
                 "ACCESSFLOW_DELIVERY_RETRY_MAX_SECONDS"
+            )
+        if self.processed_retention_days <= self.reprocess_window_days:
+            # A reprocess redelivered after its ledger row is gone would be judged again,
+            # and within the window the state machine may still allow it.
+            problems.append(
+                "ACCESSFLOW_PROCESSED_RETENTION_DAYS must be longer than "
+                "ACCESSFLOW_REPROCESS_WINDOW_DAYS"
             )
         sasl = self.kafka_security_protocol.value.startswith("SASL")
         if sasl and not self.kafka_sasl_mechanism:

@@ -211,3 +211,51 @@ def test_unknown_accessflow_variables_are_ignored(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("ACCESSFLOW_NOT_A_SETTING", "x")
 
     assert isinstance(load_settings(), Settings)
+
+
+def test_retention_defaults() -> None:
+    settings = load_settings()
+
+    assert settings.processed_retention_days == 30
+    assert settings.idempotency_retention_hours == 24
+    assert settings.housekeeping_interval_seconds == 600.0
+
+
+@pytest.mark.parametrize(("retention", "window"), [("14", "14"), ("7", "14"), ("30", "60")])
+def test_processed_retention_must_outlast_the_reprocess_window(
+    monkeypatch: pytest.MonkeyPatch, retention: str, window: str
+) -> None:
+    """A reprocess redelivered after its ledger row is pruned would be judged again."""
+    monkeypatch.setenv("ACCESSFLOW_PROCESSED_RETENTION_DAYS", retention)
+    monkeypatch.setenv("ACCESSFLOW_REPROCESS_WINDOW_DAYS", window)
+
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+
+    message = str(caught.value)
+    assert "ACCESSFLOW_PROCESSED_RETENTION_DAYS" in message
+    assert "ACCESSFLOW_REPROCESS_WINDOW_DAYS" in message
+
+
+def test_a_retention_longer_than_the_window_is_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ACCESSFLOW_PROCESSED_RETENTION_DAYS", "15")
+    monkeypatch.setenv("ACCESSFLOW_REPROCESS_WINDOW_DAYS", "14")
+
+    assert load_settings().processed_retention_days == 15
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("ACCESSFLOW_PROCESSED_RETENTION_DAYS", "0"),
+        ("ACCESSFLOW_IDEMPOTENCY_RETENTION_HOURS", "0"),
+        ("ACCESSFLOW_HOUSEKEEPING_INTERVAL_SECONDS", "0"),
+    ],
+)
+def test_retention_settings_must_be_positive(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+
+    with pytest.raises(SettingsError, match=variable):
+        load_settings()

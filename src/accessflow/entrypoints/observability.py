@@ -105,6 +105,12 @@ class Metrics:
             ["code"],
             registry=r,
         )
+        self.rows_pruned = Counter(
+            "accessflow_rows_pruned",
+            "Rows the housekeeping loop deleted once past their retention, by table",
+            ["table"],
+            registry=r,
+        )
         Gauge(
             "accessflow_last_poll_age_seconds",
             "Seconds since the last successful poll",

@@ -16,9 +16,11 @@ import httpx
 from accessflow import bootstrap
 from accessflow.adapters.connectors_config import ConnectorsConfig
 from accessflow.adapters.postgres import outbox, pool
+from accessflow.adapters.postgres.retention import Pruner
 from accessflow.adapters.postgres.store import PgUnitOfWork, due_grant_stats
 from accessflow.adapters.webhook import connectors_from_config
 from accessflow.entrypoints.deliveries import DeliveryLoop
+from accessflow.entrypoints.housekeeping import HousekeepingLoop
 from accessflow.entrypoints.observability import Health, Metrics, serve
 from accessflow.entrypoints.processing import CommandProcessor
 from accessflow.entrypoints.relay import OutboxRelay
@@ -157,7 +159,21 @@ async def _serve_commands(
 
     worker = Worker(settings, processor, health, metrics, publisher.wake, burst=burst)
     timers = TimerLoop(uow, utc_now, fired)
-    loops = [] if burst else [("timers", timers.run(stop)), ("deliveries", sender.run(stop))]
+    housekeeping = HousekeepingLoop(
+        Pruner(db, bootstrap.retention(settings)).prune,
+        utc_now,
+        metrics,
+        interval_seconds=settings.housekeeping_interval_seconds,
+    )
+    loops = (
+        []
+        if burst
+        else [
+            ("timers", timers.run(stop)),
+            ("deliveries", sender.run(stop)),
+            ("housekeeping", housekeeping.run(stop)),
+        ]
+    )
     tasks = [asyncio.create_task(loop) for _, loop in loops]
     for (name, _), task in zip(loops, tasks, strict=True):
         _stop_if_it_fails(task, stop, name)
@@ -179,7 +195,7 @@ async def _serve_commands(
 def _stop_if_it_fails(task: asyncio.Task[None], stop: asyncio.Event, what: str) -> None:
     """A loop beside the consumer that dies of a non-transient error stops the whole worker
     (which then exits non-zero with the traceback) rather than leaving it running without
-    publishing events or firing timers."""
+    publishing events, firing timers or pruning."""
 
     def done(task: asyncio.Task[None]) -> None:
         if not task.cancelled() and task.exception() is not None:

@@ -1,10 +1,12 @@
 """Read model of a request's transition history (``request_history``) for the HTTP API.
 
 The worker writes one row per transition, in the same transaction as the request itself and
-the ``processed_commands`` row of the command that caused it; rows are never updated or
-deleted. The cause's type comes from that ledger when the cause was a command; timers and
-connector deliveries are not commands, and their causation ids say what they are
-(``timer:…``, ``delivery:…``).
+the ``processed_commands`` row of the command that caused it; rows are never deleted. The
+cause's type comes from that ledger when the cause was a command; timers and connector
+deliveries are not commands, and their causation ids say what they are (``timer:…``,
+``delivery:…``). The ledger is pruned after ``ACCESSFLOW_PROCESSED_RETENTION_DAYS``; the
+pruning first copies the command's type onto the row's ``command_type`` (the one update a
+history row ever gets), which is read in preference to the join.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from accessflow.adapters.postgres.pool import Conn
 
 _HISTORY = """
 SELECT h.request_id, h.sequence, h.previous_state, h.state, h.status, h.reason,
-       h.causation_id, c.command_type, h.occurred_at
+       h.causation_id, coalesce(h.command_type, c.command_type) AS command_type,
+       h.occurred_at
 FROM request_history h
 LEFT JOIN processed_commands c ON c.command_id = h.causation_id
 WHERE h.request_id = ANY($1::uuid[])
