@@ -246,6 +246,26 @@ async def test_admin_remove_expires_the_assignment_and_revokes_membership(
     assert [o.to_state for o in again] == ["delivered"]
 
 
+async def test_granted_and_removed_in_one_batch_ends_removed(harness: Harness) -> None:
+    """The create and the removal of its assignment in one batch: the writes must land in
+    that order (PostgreSQL writes a batch's rows in one statement and its revokes after)."""
+    assignment_id = str(assignment_id_for(rid(1)))
+    outcomes, _ = await run(
+        harness,
+        create("c1", rid(1), sales_for()),
+        create("c2", rid(2), admin_remove(assignment_id), requestor=PATTI, admin=True),
+    )
+    assert [(o.command_id, o.to_state) for o in outcomes] == [
+        ("c1", "delivered"),
+        ("c2", "delivered"),
+    ]
+    assignment = await harness.probe.assignment(assignment_id)
+    assert assignment is not None
+    assert str(assignment.state) == "expired"
+    assert [g.state for g in await harness.probe.grants_of(assignment_id)] == ["revoked"]
+    assert await harness.probe.members_of(SALES_GROUP) == set()
+
+
 async def test_a_removal_finds_the_assignment_whatever_the_id_case(harness: Harness) -> None:
     """Graph ids are GUIDs compared case-insensitively (domain.catalog.fold): an
     ``adminRemove`` naming the assignment in upper case removes it like the lower-case one."""

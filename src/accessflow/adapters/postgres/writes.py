@@ -13,6 +13,7 @@ it did when each row was its own statement.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -29,70 +30,76 @@ def columns(rows: Iterable[Sequence[Any]], width: int) -> list[Sequence[Any]]:
 
 
 async def save_changes(conn: Conn, changes: Changes) -> None:
-    if changes.requests:
-        await conn.execute(
-            _UPSERT_REQUESTS, *columns(map(_request_row, changes.requests.values()), 13)
-        )
-    if changes.history:
-        rows = (
-            (
-                h.request_id,
-                h.sequence,
-                h.previous_state,
-                h.state,
-                h.status,
-                h.reason,
-                h.causation_id,
-                h.occurred_at,
-            )
-            for h in changes.history
-        )
-        await conn.execute(_INSERT_HISTORY, *columns(rows, 8))
-    await _save_effects(conn, changes)
-    if changes.processed:
-        processed = (
-            (p.command_id, p.command_type, p.request_id, p.outcome) for p in changes.processed
-        )
-        await conn.execute(_INSERT_PROCESSED, *columns(processed, 4))
-    if changes.timers:
-        timers = ((t.id, t.kind, t.request_id, t.due_at, t.payload) for t in changes.timers)
-        await conn.execute(_INSERT_TIMERS, *columns(timers, 5))
+    """Every insert and upsert of the batch in one statement (one round trip, not nine), then
+    the rare removals and timer marks, which must see those rows (a membership granted and
+    revoked in one batch ends revoked, as when each table was a statement of its own)."""
+    if _has_rows(changes):
+        await conn.execute(_SAVE, *_save_arguments(changes))
+    if changes.memberships_removed:
+        pairs = ((m.group_id.lower(), m.user_id.lower()) for m in changes.memberships_removed)
+        await conn.execute(_DELETE_MEMBERS, *columns(pairs, 2))
     if changes.timers_fired:
         await conn.execute(
             "UPDATE timers SET fired_at = now() WHERE id = ANY($1::uuid[])", changes.timers_fired
         )
-    if changes.outbox:
-        events = ((e.event_id, e.event_type, e.key, e.payload) for e in changes.outbox)
-        await conn.execute(_INSERT_OUTBOX, *columns(events, 4))
 
 
-async def _save_effects(conn: Conn, changes: Changes) -> None:
-    if changes.users_created:
-        rows = ((u.id, u.display_name, u.mail, u.user_type.value) for u in changes.users_created)
-        await conn.execute(_INSERT_USERS, *columns(rows, 4))
-    if changes.assignments:
-        assignments = (
-            (
-                uuid.UUID(a.id),
-                a.access_package_id,
-                a.assignment_policy_id,
-                (a.target_ref or "").lower(),
-                a.state.value if a.state else "delivering",
-                to_graph(a),
-            )
-            for a in changes.assignments.values()
-            if a.id is not None
+def _has_rows(changes: Changes) -> bool:
+    return bool(
+        changes.requests
+        or changes.history
+        or changes.users_created
+        or changes.assignments
+        or changes.grants
+        or changes.memberships_added
+        or changes.processed
+        or changes.timers
+        or changes.outbox
+    )
+
+
+def _save_arguments(changes: Changes) -> list[Sequence[Any]]:
+    history = (
+        (
+            h.request_id,
+            h.sequence,
+            h.previous_state,
+            h.state,
+            h.status,
+            h.reason,
+            h.causation_id,
+            h.occurred_at,
         )
-        await conn.execute(_UPSERT_ASSIGNMENTS, *columns(assignments, 6))
-    if changes.grants:
-        grants = map(_grant_row, _last_per_key(changes.grants))
-        await conn.execute(_UPSERT_GRANTS, *columns(grants, 10))
-    if changes.memberships_added:
-        pairs = ((m.group_id.lower(), m.user_id.lower()) for m in changes.memberships_added)
-        await conn.execute(_INSERT_MEMBERS, *columns(pairs, 2))
-    if changes.memberships_removed:
-        pairs = ((m.group_id.lower(), m.user_id.lower()) for m in changes.memberships_removed)
-        await conn.execute(_DELETE_MEMBERS, *columns(pairs, 2))
+        for h in changes.history
+    )
+    users = ((u.id, u.display_name, u.mail, u.user_type.value) for u in changes.users_created)
+    assignments = (
+        (
+            uuid.UUID(a.id),
+            a.access_package_id,
+            a.assignment_policy_id,
+            (a.target_ref or "").lower(),
+            a.state.value if a.state else "delivering",
+            to_graph(a),
+        )
+        for a in changes.assignments.values()
+        if a.id is not None
+    )
+    members = ((m.group_id.lower(), m.user_id.lower()) for m in changes.memberships_added)
+    processed = ((p.command_id, p.command_type, p.request_id, p.outcome) for p in changes.processed)
+    timers = ((t.id, t.kind, t.request_id, t.due_at, t.payload) for t in changes.timers)
+    events = ((e.event_id, e.event_type, e.key, e.payload) for e in changes.outbox)
+    return [
+        *columns(map(_request_row, changes.requests.values()), 13),
+        *columns(history, 8),
+        *columns(users, 4),
+        *columns(assignments, 6),
+        *columns(map(_grant_row, _last_per_key(changes.grants)), 10),
+        *columns(members, 2),
+        *columns(processed, 4),
+        *columns(timers, 5),
+        *columns(events, 4),
+    ]
 
 
 def _last_per_key(grants: list[Grant]) -> Iterable[Grant]:
@@ -208,3 +215,33 @@ _DELETE_MEMBERS = """
 DELETE FROM group_members gm USING unnest($1::text[], $2::text[]) AS m(g, u)
 WHERE gm.group_id = m.g AND gm.user_id = m.u AND gm.source = 'accessflow'
 """
+
+
+def _renumbered(sql: str, offset: int) -> str:
+    return re.sub(r"\$(\d+)", lambda m: f"${int(m[1]) + offset}", sql.strip())
+
+
+def _one_statement(*parts: tuple[str, str, int]) -> str:
+    """Data-modifying CTEs: each runs once, to completion, whether or not the main query
+    reads it; unique violations still raise at once, and the foreign keys (history and
+    timers → requests, grants → assignments) are checked at the end of the statement, when
+    the rows they point at are in."""
+    ctes, offset = [], 0
+    for name, sql, width in parts:
+        ctes.append(f"{name} AS ({_renumbered(sql, offset)})")
+        offset += width
+    return "WITH " + ",\n".join(ctes) + "\nSELECT 1"
+
+
+# Same column order as _save_arguments.
+_SAVE = _one_statement(
+    ("requests", _UPSERT_REQUESTS, 13),
+    ("history", _INSERT_HISTORY, 8),
+    ("users", _INSERT_USERS, 4),
+    ("assignments", _UPSERT_ASSIGNMENTS, 6),
+    ("grants", _UPSERT_GRANTS, 10),
+    ("members", _INSERT_MEMBERS, 2),
+    ("processed", _INSERT_PROCESSED, 4),
+    ("timers", _INSERT_TIMERS, 5),
+    ("events", _INSERT_OUTBOX, 4),
+)
