@@ -168,8 +168,7 @@ async def test_history_is_readable_by_exactly_those_who_may_read_the_request(
 
 
 async def insert_request_with_history(api: Api, causes: list[str]) -> str:
-    """A request completed long ago whose moves were caused by ``causes`` (timers and
-    connector deliveries are not commands, so no processed_commands row names them)."""
+    """A request completed long ago whose moves were caused by ``causes``."""
     request_id = uuid.uuid4()
     created = datetime(2026, 1, 1, tzinfo=UTC)
     document = {"id": str(request_id), "requestType": "adminRemove", "state": "delivered"}
@@ -207,6 +206,13 @@ async def test_causes_that_are_not_commands_are_named_by_their_kind(api: Api) ->
     timer = f"timer:{uuid.uuid4()}"
     delivery = f"delivery:{uuid.uuid4()}:{uuid.uuid4()}:2"
     request_id = await insert_request_with_history(api, [timer, timer, delivery])
+    # As the worker leaves it: a fired timer has its ledger row, typed like a command.
+    await api.sql(
+        "INSERT INTO processed_commands (command_id, command_type, request_id, outcome) "
+        "VALUES ($1, 'accessflow.timer.fired', $2, 'fired')",
+        timer,
+        uuid.UUID(request_id),
+    )
     entries = (await api.get(history_of(request_id), MEGAN)).json()["value"]
     assert [(e["causationId"], e["causeType"]) for e in entries] == [
         (timer, "timer"),

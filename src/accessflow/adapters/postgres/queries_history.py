@@ -31,6 +31,9 @@ ORDER BY h.request_id, h.sequence
 """
 
 
+_NOT_COMMANDS = frozenset({"timer", "delivery"})
+
+
 @dataclass(frozen=True)
 class HistoryRow:
     request_id: uuid.UUID
@@ -45,11 +48,13 @@ class HistoryRow:
 
     @property
     def cause_type(self) -> str:
-        """The command's type, else the causation id's prefix (``timer``, ``delivery``)."""
-        if self.command_type is not None:
-            return self.command_type
+        """``timer`` or ``delivery`` for those causes (the worker's ledger records fired
+        timers too, as ``accessflow.timer.fired``, but a timer is not a command), else the
+        command's type."""
         prefix, separator, _ = self.causation_id.partition(":")
-        return prefix if separator and prefix else "unknown"
+        if separator and prefix in _NOT_COMMANDS:
+            return prefix
+        return self.command_type or "unknown"
 
 
 async def get_history(
