@@ -11,12 +11,11 @@ one), as is the pruning itself (unit tests pass a fake).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from accessflow.entrypoints.observability import Metrics
-from accessflow.entrypoints.retry import Stopping, retry_transient
+from accessflow.entrypoints.retry import every
 from accessflow.logs import get_logger
 
 log = get_logger("accessflow.housekeeping")
@@ -62,8 +61,4 @@ class HousekeepingLoop:
                 self._metrics.rows_pruned.labels(table=table).inc(n)
 
     async def run(self, stop: asyncio.Event) -> None:
-        with contextlib.suppress(Stopping):
-            while not stop.is_set():
-                await retry_transient(self.prune_once, what="housekeeping.prune", stop=stop)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=self._interval)
+        await every(self._interval, self.prune_once, what="housekeeping.prune", stop=stop)

@@ -4,6 +4,7 @@ interrupted as soon as the process is asked to stop."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -98,3 +99,15 @@ async def retry_transient(
         return await operation()
 
     return await retrying(attempt)
+
+
+async def every(
+    seconds: float, step: Callable[[], Awaitable[object]], *, what: str, stop: asyncio.Event
+) -> None:
+    """Run ``step`` now and then every ``seconds`` until ``stop``, riding out outages as
+    :func:`retry_transient` does (the loops beside the consumer: timers, housekeeping)."""
+    with contextlib.suppress(Stopping):
+        while not stop.is_set():
+            await retry_transient(step, what=what, stop=stop)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=seconds)

@@ -8,11 +8,10 @@ The clock is a parameter (tests pass a movable one instead of sleeping).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable
 from datetime import datetime
 
-from accessflow.entrypoints.retry import Stopping, retry_transient
+from accessflow.entrypoints.retry import every
 from accessflow.logs import get_logger
 from accessflow.service.handlers import handle_due_timers
 from accessflow.service.ports import UnitOfWork
@@ -35,7 +34,6 @@ class TimerLoop:
         self._on_committed = on_committed
         self._poll = poll_seconds
         self._batch = batch_size
-        self.fired_total = 0
 
     async def fire_due(self) -> int:
         """Fire what is due now, one transaction per batch; returns how many fired."""
@@ -59,10 +57,4 @@ class TimerLoop:
                 return fired
 
     async def run(self, stop: asyncio.Event) -> None:
-        with contextlib.suppress(Stopping):
-            while not stop.is_set():
-                self.fired_total += await retry_transient(
-                    self.fire_due, what="timers.fire", stop=stop
-                )
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=self._poll)
+        await every(self._poll, self.fire_due, what="timers.fire", stop=stop)
