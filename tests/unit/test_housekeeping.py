@@ -102,7 +102,7 @@ async def test_the_loop_runs_a_pass_every_interval_until_stopped() -> None:
 
 
 async def test_a_non_transient_failure_ends_the_loop_with_it() -> None:
-    """So that _stop_if_it_fails stops the worker, as for the timer loop (a bug, not an
+    """So that the supervisor stops the worker, as for the timer loop (a bug, not an
     outage, which retry_transient waits out)."""
     loop = HousekeepingLoop(FakePrune({}, error=RuntimeError("a bug")), lambda: NOW)
 

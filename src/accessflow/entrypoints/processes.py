@@ -25,6 +25,7 @@ from accessflow.entrypoints.observability import Health, Metrics, serve
 from accessflow.entrypoints.processing import CommandProcessor
 from accessflow.entrypoints.relay import OutboxRelay
 from accessflow.entrypoints.retry import Stopping, retry_transient
+from accessflow.entrypoints.supervise import Loop, supervise
 from accessflow.entrypoints.timers import TimerLoop
 from accessflow.entrypoints.worker import Worker
 from accessflow.logs import get_logger
@@ -128,12 +129,11 @@ async def _serve_commands(
     burst: bool,
     relay: bool,
 ) -> None:
-    relay_stop = asyncio.Event()
     publisher = OutboxRelay(settings)
-    relay_task = asyncio.create_task(publisher.run(relay_stop)) if relay else None
-    if relay_task is not None:
-        _stop_if_it_fails(relay_task, stop, "relay")
-    watch = asyncio.create_task(_watch_outbox(settings, db, health, metrics))
+
+    async def watch(stop: asyncio.Event) -> None:
+        await _watch_outbox(db, health, metrics, stop)
+
     uow = PgUnitOfWork(db)
     sender = DeliveryLoop(
         uow,
@@ -165,44 +165,25 @@ async def _serve_commands(
         metrics,
         interval_seconds=settings.housekeeping_interval_seconds,
     )
-    loops = (
-        []
-        if burst
-        else [
-            ("timers", timers.run(stop)),
-            ("deliveries", sender.run(stop)),
-            ("housekeeping", housekeeping.run(stop)),
-        ]
-    )
-    tasks = [asyncio.create_task(loop) for _, loop in loops]
-    for (name, _), task in zip(loops, tasks, strict=True):
-        _stop_if_it_fails(task, stop, name)
-    try:
+
+    async def consume(stop: asyncio.Event) -> None:
         await worker.run(stop)
         if burst:  # a burst run also does what is already due before it exits
             await timers.fire_due()
             await sender.drain()
+
+    loops = [Loop("consumer", consume), Loop("outbox-watch", watch)]
+    if not burst:
+        loops += [
+            Loop("timers", timers.run),
+            Loop("deliveries", sender.run),
+            Loop("housekeeping", housekeeping.run),
+        ]
+    try:
+        # The relay goes last: it drains what the other loops committed on their way out.
+        await supervise(loops, stop, last=Loop("relay", publisher.run) if relay else None)
     finally:
-        watch.cancel()
-        for task in tasks:
-            await task
-        relay_stop.set()
-        if relay_task is not None:
-            await relay_task  # drains what this worker committed before it goes
         log.info("worker.stopped", events_published=publisher.published_total)
-
-
-def _stop_if_it_fails(task: asyncio.Task[None], stop: asyncio.Event, what: str) -> None:
-    """A loop beside the consumer that dies of a non-transient error stops the whole worker
-    (which then exits non-zero with the traceback) rather than leaving it running without
-    publishing events, firing timers or pruning."""
-
-    def done(task: asyncio.Task[None]) -> None:
-        if not task.cancelled() and task.exception() is not None:
-            log.error("worker.component_failed", component=what, error=repr(task.exception()))
-            stop.set()
-
-    task.add_done_callback(done)
 
 
 async def run_relay(settings: Settings) -> None:
@@ -214,10 +195,10 @@ async def run_relay(settings: Settings) -> None:
 
 
 async def _watch_outbox(
-    settings: Settings, db: asyncpg.Pool, health: Health, metrics: Metrics
+    db: asyncpg.Pool, health: Health, metrics: Metrics, stop: asyncio.Event
 ) -> None:
     """Outbox backlog and age for the metrics, and the database half of readiness."""
-    while True:
+    while not stop.is_set():
         try:
             async with db.acquire() as conn:
                 stats = await outbox.stats(conn)
@@ -230,4 +211,5 @@ async def _watch_outbox(
         except Exception as exc:
             health.database_ok = False
             log.warning("outbox.stats_failed", error=str(exc))
-        await asyncio.sleep(5)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=5)
