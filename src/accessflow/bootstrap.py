@@ -17,12 +17,15 @@ from accessflow.adapters.postgres.retention import Retention
 from accessflow.logs import configure_logging
 from accessflow.service.deliveries import RetryPolicy
 from accessflow.settings import Settings, SettingsError, load_settings
+from accessflow.tracing import configure_tracing
 
 
 def start(**overrides: object) -> Settings:
-    """Read the settings once and configure logging; raises SettingsError when invalid."""
+    """Read the settings once, configure logging and tracing; raises SettingsError when
+    invalid."""
     settings = load_settings(**overrides)
     configure_logging(settings.log_level, settings.log_format)
+    configure_tracing("accessflow")  # off unless OTEL_* asks (OTEL_SERVICE_NAME names it)
     return settings
 
 

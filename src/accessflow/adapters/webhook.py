@@ -24,6 +24,7 @@ from email.utils import parsedate_to_datetime
 
 import httpx
 import orjson
+from opentelemetry.trace import SpanKind
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -34,6 +35,7 @@ from tenacity import (
     wait_random,
 )
 
+from accessflow import tracing
 from accessflow.adapters.connectors_config import ConnectorsConfig, WebhookConnectorConfig
 from accessflow.logs import get_logger
 from accessflow.service.connectors import (
@@ -229,6 +231,20 @@ class WebhookConnector:
         return float(self._backoff(state))
 
     async def _call(self, operation: Operation, grant: GrantRequest, key: str) -> GrantResult:
+        attributes: dict[str, str | int] = {
+            tracing.REQUEST_ID: str(grant.request_id),
+            "accessflow.operation": operation.value,
+            "accessflow.origin_system": grant.origin_system,
+            "accessflow.attempt": grant.attempt,
+        }
+        with tracing.span("connector.call", kind=SpanKind.CLIENT, attributes=attributes) as span:
+            result = await self._send(operation, grant, key, tracing.traceparent_of(span))
+            span.set_attribute(tracing.OUTCOME, result.outcome.value)
+            return result
+
+    async def _send(
+        self, operation: Operation, grant: GrantRequest, key: str, traceparent: str | None
+    ) -> GrantResult:
         # A fresh timestamp per call keeps every attempt inside the receiver's tolerance.
         timestamp = int(self._clock())
         body = encode_body(operation, grant, timestamp)
@@ -238,6 +254,8 @@ class WebhookConnector:
             TIMESTAMP_HEADER: str(timestamp),
             SIGNATURE_HEADER: sign(self._secret, timestamp, body),
         }
+        if traceparent is not None:  # the receiver may continue the trace
+            headers["traceparent"] = traceparent
         timeout = self.config.timeout_seconds
         try:
             # httpx's timeout bounds each read; this one bounds the whole call.

@@ -28,6 +28,7 @@ from accessflow.api.deps import ApiContext, Context
 from accessflow.api.middleware import RequestContext
 from accessflow.api.publisher import Publisher
 from accessflow.api.schemas import Health
+from accessflow.api.spans import TraceRequests
 from accessflow.logs import get_logger
 from accessflow.settings import Settings
 
@@ -63,6 +64,7 @@ def create_app(
     app.state.verifier = verifier
     errors.install(app)
     app.add_middleware(RequestContext, max_body_bytes=settings.api_max_body_bytes)
+    app.add_middleware(TraceRequests)  # added last: the outermost
     app.include_router(routes_requests.router)
     app.include_router(routes_actions.router)
     app.include_router(routes_catalog.router)

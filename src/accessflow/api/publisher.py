@@ -18,7 +18,9 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
+from opentelemetry import trace
 
+from accessflow import tracing
 from accessflow.adapters.kafka.options import client_options
 from accessflow.adapters.kafka.producer import CLOUDEVENTS_HEADERS
 from accessflow.api.errors import service_unavailable
@@ -53,8 +55,12 @@ def command(
         "datacontenttype": "application/json",
         "data": {"requestId": str(request_id), **data},
     }
-    if traceparent is not None:
-        envelope["traceparent"] = traceparent
+    current = trace.get_current_span()
+    current.set_attribute(tracing.REQUEST_ID, str(request_id))
+    current.set_attribute(tracing.COMMAND_TYPE, command_type)
+    outgoing = tracing.outgoing_traceparent(traceparent)
+    if outgoing is not None:
+        envelope["traceparent"] = outgoing
     return envelope
 
 

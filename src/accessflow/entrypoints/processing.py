@@ -16,7 +16,9 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import asyncpg
+from opentelemetry.trace import SpanKind
 
+from accessflow import tracing
 from accessflow.adapters.kafka.dlq import DeadLetter
 from accessflow.domain.states import DEFAULT_REPROCESS_WINDOW
 from accessflow.entrypoints.decode import decode
@@ -60,6 +62,7 @@ class CommandProcessor:
         transaction: a handful of round trips for the whole poll rather than per partition,
         which is most of a small batch's time."""
         started = time.perf_counter()
+        started_ns = time.time_ns()
         result = PartitionResult()
         self._records = {(record.partition, record.offset): record for record in records}
         items: list[Item] = []
@@ -85,6 +88,8 @@ class CommandProcessor:
                 outcomes = await self._one_by_one(items, result, exc)
             result.committed_effects = True
             self._report(outcomes, started)
+            if tracing.enabled():
+                _trace(items, outcomes, started_ns)
             now_ms = time.time() * 1000
             for item in items:
                 self._metrics.latency.observe(max(0.0, now_ms - item.timestamp_ms) / 1000)
@@ -185,6 +190,31 @@ class CommandProcessor:
                 offset=o.offset,
                 batch_duration_ms=duration_ms,
             )
+
+
+def _trace(items: list[Item], outcomes: list[Outcome], started_ns: int) -> None:
+    """A span per command, child of the ``traceparent`` it arrived with, spanning its batch
+    (the unit that decided and committed it)."""
+    traceparents = {item.id: item.traceparent for item in items}
+    ended_ns = time.time_ns()
+    for o in outcomes:
+        attributes: dict[str, str | int] = {
+            tracing.REQUEST_ID: str(o.request_id),
+            tracing.COMMAND_TYPE: o.command_type,
+            tracing.OUTCOME: o.outcome,
+            "messaging.kafka.destination.partition": o.partition,
+            "messaging.kafka.offset": o.offset,
+        }
+        if o.to_state:
+            attributes["accessflow.to_state"] = o.to_state
+        tracing.record_span(
+            "command.handle",
+            traceparent=traceparents.get(o.command_id),
+            start_ns=started_ns,
+            end_ns=ended_ns,
+            attributes=attributes,
+            kind=SpanKind.CONSUMER,
+        )
 
 
 def _is_race(exc: Exception) -> bool:
