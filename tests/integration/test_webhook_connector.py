@@ -18,8 +18,12 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from receiver import Receiver, Step, receiving
 
+from accessflow import tracing
 from accessflow.adapters.connectors_config import ConnectorsConfig, WebhookConnectorConfig
 from accessflow.adapters.webhook import (
     IDEMPOTENCY_HEADER,
@@ -223,3 +227,29 @@ def test_retry_after_reads_seconds_and_http_dates() -> None:
     assert parse_retry_after(format_datetime(now - timedelta(seconds=30), usegmt=True), now) == 0
     assert parse_retry_after("soon", now) is None
     assert parse_retry_after(None, now) is None
+
+
+async def test_each_call_is_a_span_whose_traceparent_the_receiver_gets(
+    receiver: Receiver, client: httpx.AsyncClient
+) -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracing.install(provider)
+    try:
+        url = receiver.answer("traced", Step(503), Step(200))
+        grant = grant_request()
+        result = await WebhookConnector(endpoint(url), client).grant(grant)
+    finally:
+        tracing.install(None)
+    assert result.outcome is Outcome.SUCCEEDED
+    spans = exporter.get_finished_spans()
+    assert [s.name for s in spans] == ["connector.call", "connector.call"]
+    assert [dict(s.attributes or {})[tracing.OUTCOME] for s in spans] == ["retry", "succeeded"]
+    for span, call in zip(spans, receiver.calls["traced"], strict=True):
+        context = span.get_span_context()
+        assert context is not None
+        assert call.headers["traceparent"].startswith(
+            f"00-{context.trace_id:032x}-{context.span_id:016x}-"
+        )
+        assert dict(span.attributes or {})[tracing.REQUEST_ID] == str(grant.request_id)
