@@ -78,7 +78,7 @@ def test_a_weak_secret_is_refused_off_loopback(secret: str, reason: str) -> None
     message = str(raised.value)
     assert "ACCESSFLOW_AUTH_HS256_SECRET" in message
     assert reason in message
-    assert "'0.0.0.0', not loopback" in message
+    assert "listen on '0.0.0.0' (ACCESSFLOW_API_HOST), not loopback" in message
     assert secret not in message.replace(DEVELOPMENT_SECRET, "")  # a real secret is not echoed
 
 

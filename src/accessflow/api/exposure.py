@@ -43,7 +43,7 @@ def exposure_problems(settings: Settings) -> list[str]:
     """Each setting the API must not run with on ``settings.api_host``; none on loopback."""
     if is_loopback(settings.api_host):
         return []
-    where = f"ACCESSFLOW_API_HOST is {settings.api_host!r}, not loopback"
+    where = f"the API would listen on {settings.api_host!r} (ACCESSFLOW_API_HOST), not loopback"
     problems = []
     secret = settings.auth_hs256_secret
     if secret is not None:
