@@ -115,6 +115,8 @@ class Settings(BaseSettings):
 
     # Observability
     metrics_port: Annotated[int, Field(ge=0, le=65535)] = 9464
+    # Loopback unless told otherwise; the container image sets 0.0.0.0 for probes/scrapes.
+    metrics_host: str = "127.0.0.1"
 
     # HTTP API
     api_host: str = "127.0.0.1"

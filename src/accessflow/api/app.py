@@ -25,6 +25,7 @@ from accessflow.adapters.postgres.store import PgUnitOfWork
 from accessflow.api import errors, routes_actions, routes_catalog, routes_requests
 from accessflow.api.auth import TokenVerifier
 from accessflow.api.deps import ApiContext, Context
+from accessflow.api.exposure import check_exposure, warn_if_unauthenticated
 from accessflow.api.middleware import RequestContext
 from accessflow.api.publisher import Publisher
 from accessflow.api.schemas import Health
@@ -43,7 +44,10 @@ def create_app(
     produce_timeout_seconds: float = 10.0,
 ) -> FastAPI:
     """The app for ``settings``. A ``producer`` or ``pool`` handed in is used, not owned;
-    ``produce_timeout_seconds`` bounds how long a POST waits for Kafka before its 503."""
+    ``produce_timeout_seconds`` bounds how long a POST waits for Kafka before its 503.
+    Raises :class:`SettingsError` for settings unsafe on ``settings.api_host``."""
+    check_exposure(settings)
+    warn_if_unauthenticated(settings)
     verifier = TokenVerifier(settings)
     context = ApiContext(
         settings=settings,

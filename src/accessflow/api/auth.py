@@ -152,10 +152,17 @@ def authenticate(request: Request) -> Principal:
     raise unauthenticated("a bearer token is required", invalid=False)
 
 
+MAX_TOKEN_TTL_SECONDS = 24 * 3600
+"""A development token outlives a working day at most: it cannot be revoked, only expire."""
+
+
 def mint_token(
     settings: Settings, user: str, roles: Sequence[str] = (), ttl_seconds: int = 3600
 ) -> str:
-    """A development token signed with ``auth_hs256_secret`` (``accessflow token``)."""
+    """A development token signed with ``auth_hs256_secret`` (``accessflow token``), valid
+    for 1 s to :data:`MAX_TOKEN_TTL_SECONDS`."""
+    if not 0 < ttl_seconds <= MAX_TOKEN_TTL_SECONDS:
+        raise ValueError(f"a token lives 1 to {MAX_TOKEN_TTL_SECONDS} seconds, not {ttl_seconds}")
     if settings.auth_hs256_secret is None:
         raise AuthConfigError("ACCESSFLOW_AUTH_HS256_SECRET is not set; no token can be minted")
     now = int(time.time())

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import click
 
-from accessflow.settings import Settings
+from accessflow.api.auth import MAX_TOKEN_TTL_SECONDS
+from accessflow.settings import Settings, SettingsError
 
 
 def _settings(ctx: click.Context) -> Settings:
@@ -26,14 +27,16 @@ def api(ctx: click.Context, host: str | None, port: int | None) -> None:
     from accessflow.api.auth import AuthConfigError
 
     settings = _settings(ctx)
+    if host:  # the start-up checks judge the address actually listened on
+        settings = settings.model_copy(update={"api_host": host})
     try:
         app = create_app(settings)
-    except AuthConfigError as exc:
+    except (AuthConfigError, SettingsError) as exc:
         raise click.ClickException(str(exc)) from None
     # log_config=None: logging is already configured (structlog), uvicorn's goes through it.
     uvicorn.run(
         app,
-        host=host or settings.api_host,
+        host=settings.api_host,
         port=settings.api_port if port is None else port,
         log_config=None,
         proxy_headers=True,
@@ -45,10 +48,10 @@ def api(ctx: click.Context, host: str | None, port: int | None) -> None:
 @click.option("--role", "roles", multiple=True, help="A role claim; repeat for several.")
 @click.option(
     "--ttl",
-    type=click.IntRange(min=1),
+    type=click.IntRange(min=1, max=MAX_TOKEN_TTL_SECONDS),
     default=3600,
     show_default=True,
-    help="Lifetime in seconds.",
+    help=f"Lifetime in seconds, at most {MAX_TOKEN_TTL_SECONDS} (24 h).",
 )
 @click.option("--admin", is_flag=True, help="Add the admin role (ACCESSFLOW_AUTH_ADMIN_ROLE).")
 @click.pass_context

@@ -97,8 +97,29 @@ def _section(
         try:
             entries.append((index, model.model_validate(item)))
         except ValidationError as exc:
+            named = _entry_name(name, item)
             for error in exc.errors():
                 where = format_loc(error["loc"])
                 path = f"{name}[{index}]" + (f".{where}" if where and where[0] != "[" else where)
-                problems.append(ErrorDetail(path, error["msg"].removeprefix("Value error, ")))
+                message = error["msg"].removeprefix("Value error, ")
+                problems.append(ErrorDetail(path, f"{named}: {message}" if named else message))
     return entries
+
+
+_ENTRY_NOUNS = {
+    "users": "user",
+    "groups": "group",
+    "catalogs": "catalog",
+    "accessPackages": "access package",
+    "assignmentPolicies": "policy",
+}
+
+
+def _entry_name(section: str, item: Any) -> str | None:
+    """``policy p1 ('Sales')``: an entry's id and display name, as operators look entries up
+    by them rather than by their index in the file."""
+    if not isinstance(item, Mapping) or not isinstance(item.get("id"), str):
+        return None
+    display_name = item.get("displayName")
+    suffix = f" ({display_name!r})" if isinstance(display_name, str) and display_name else ""
+    return f"{_ENTRY_NOUNS[section]} {item['id']}{suffix}"

@@ -128,8 +128,8 @@ class _QuietHandler(WSGIRequestHandler):
         """Scrapes every few seconds would drown the canonical log lines."""
 
 
-def serve(port: int, health: Health, metrics: Metrics) -> WSGIServer:
-    """Start the endpoints on 0.0.0.0:``port`` (0 picks a free port); returns the server."""
+def serve(port: int, health: Health, metrics: Metrics, host: str = "127.0.0.1") -> WSGIServer:
+    """Start the endpoints on ``host``:``port`` (0 picks a free port); returns the server."""
     metrics_app = make_wsgi_app(metrics.registry)
 
     def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -143,6 +143,6 @@ def serve(port: int, health: Health, metrics: Metrics) -> WSGIServer:
         result: Iterable[bytes] = metrics_app(environ, start_response)
         return result
 
-    server = make_server("0.0.0.0", port, app, handler_class=_QuietHandler)
+    server = make_server(host, port, app, handler_class=_QuietHandler)
     threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
     return server

@@ -89,9 +89,10 @@ async def run_worker(
     stop = asyncio.Event()
     health = Health()
     metrics = Metrics(health)
-    server = serve(settings.metrics_port, health, metrics)
+    server = serve(settings.metrics_port, health, metrics, host=settings.metrics_host)
     log.info(
         "worker.starting",
+        metrics_host=settings.metrics_host,
         metrics_port=server.server_port,
         group=settings.consumer_group_id,
         topic=settings.commands_topic,

@@ -25,6 +25,7 @@ from accessflow.adapters.postgres.catalog_store import apply_catalog
 from accessflow.adapters.postgres.pool import connect
 from accessflow.api.app import create_app
 from accessflow.api.auth import mint_token
+from accessflow.api.exposure import check_exposure
 from accessflow.domain.catalog_file import read_catalog_file
 from accessflow.entrypoints.processes import run_worker
 from accessflow.logs import get_logger
@@ -93,6 +94,7 @@ def main() -> int:
     try:
         settings = bootstrap.start()
         connectors = bootstrap.connectors_config(settings)
+        check_exposure(settings)  # before migrating; create_app checks again
     except (SettingsError, ConnectorsConfigError) as exc:
         print(exc, file=sys.stderr)
         return 2

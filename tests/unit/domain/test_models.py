@@ -211,7 +211,7 @@ def test_two_stage_approval_with_escalation_is_accepted() -> None:
                     "regexPattern": "(",
                 }
             ],
-            "does not compile",
+            "RE2 cannot compile it",
         ),
         (
             [

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any
 
-from pydantic import Discriminator, Field, Tag, field_validator
+from pydantic import Discriminator, Field, Tag, ValidationInfo, field_validator
 
 from accessflow.domain.models.base import InboundModel, TypedInboundModel, odata_tag
+from accessflow.domain.patterns import PatternError, compile_pattern
 
 TEXT_QUESTION = "#microsoft.graph.accessPackageTextInputQuestion"
 CHOICE_QUESTION = "#microsoft.graph.accessPackageMultipleChoiceQuestion"
@@ -40,12 +40,17 @@ class TextInputQuestion(_Question):
 
     @field_validator("regex_pattern")
     @classmethod
-    def _compiles(cls, value: str | None) -> str | None:
+    def _compiles(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """Refused here, where the catalog is loaded, rather than at the first answer; the
+        message names the question, as the path in a catalog file gives only its index."""
         if value is not None:
             try:
-                re.compile(value)
-            except (re.error, RecursionError, OverflowError) as exc:
-                raise ValueError(f"regexPattern does not compile: {exc}") from None
+                compile_pattern(value)
+            except PatternError as exc:
+                question = info.data.get("id", "?")
+                text = info.data.get("text")
+                named = f"question {question}" + (f" ({text!r})" if text else "")
+                raise ValueError(f"regexPattern of {named} is refused: {exc}") from None
         return value
 
 

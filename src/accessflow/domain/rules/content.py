@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 
 from accessflow.domain.codes import ReasonCode
@@ -13,6 +12,7 @@ from accessflow.domain.models.questions import (
     Question,
     TextInputQuestion,
 )
+from accessflow.domain.patterns import full_match
 from accessflow.domain.rules.context import RequestContext
 from accessflow.domain.rules.decision import deny
 from accessflow.domain.rules.schedule import schedule_problem
@@ -80,7 +80,7 @@ def _check_answer(
         if repeated:
             deny(ReasonCode.INVALID_ANSWER, f"question {question.id} answered twice", path)
         pattern = question.regex_pattern
-        if pattern and value and re.fullmatch(pattern, value) is None:
+        if pattern and value and not full_match(pattern, value):
             deny(ReasonCode.INVALID_ANSWER, f"answer does not match {pattern}", f"{path}.value")
     elif isinstance(question, MultipleChoiceQuestion):
         if repeated and not question.is_multiple_selection_allowed:
