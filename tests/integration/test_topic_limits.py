@@ -59,21 +59,22 @@ async def test_a_smaller_events_topic_is_refused_naming_topic_value_and_setting(
     _names_everything(str(refused.value), settings.events_topic, "ACCESSFLOW_MAX_EVENT_BYTES")
 
 
-async def test_the_relay_refuses_to_start_on_a_smaller_events_topic(
-    settings: Settings, subprocess_env: dict[str, str]
+@pytest.mark.parametrize("process", ["relay", "worker"])
+async def test_the_process_refuses_to_start_on_a_smaller_events_topic(
+    settings: Settings, subprocess_env: dict[str, str], process: str
 ) -> None:
     await _create_small(settings, settings.events_topic)
-    relay = await asyncio.create_subprocess_exec(
+    started = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "accessflow.entrypoints.cli",
-        "relay",
-        env=subprocess_env,
+        process,
+        env={**subprocess_env, "ACCESSFLOW_METRICS_PORT": "0"},
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    _, stderr = await asyncio.wait_for(relay.communicate(), 60)
-    assert relay.returncode == 1
+    _, stderr = await asyncio.wait_for(started.communicate(), 60)
+    assert started.returncode == 1
     _names_everything(stderr.decode(), settings.events_topic, "ACCESSFLOW_MAX_EVENT_BYTES")
 
 

@@ -108,6 +108,9 @@ async def run_worker(
             server.shutdown()
             log.info("worker.stopped", events_published=0)
             return
+        except BaseException:  # e.g. TopicLimitError: the process is refusing to start
+            server.shutdown()
+            raise
         try:
             async with httpx.AsyncClient() as client:  # one connection pool for all webhooks
                 registry = connectors_from_config(connectors or ConnectorsConfig(), client)
