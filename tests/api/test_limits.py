@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from api_support import MEGAN, REQUESTS, Api, sales_body
 
+from accessflow.api.auth import mint_token
 from accessflow.domain import limits
 
 ANSWER = {
@@ -54,3 +55,14 @@ async def test_a_command_over_the_command_limit_is_a_413_not_a_503(make_api: Any
         assert response.status_code == 413, response.text
         assert response.json()["error"]["details"][0]["code"] == "PayloadTooLarge"
         assert await api.commands() == []
+
+
+async def test_a_caller_id_over_the_id_limit_is_refused_at_the_door(api: Api) -> None:
+    """The token's oid becomes the command's requestor.objectId: bounded like any id."""
+    token = mint_token(api.settings, "o" * (limits.MAX_ID_CHARS + 1))
+    response = await api.client.post(
+        REQUESTS, json=sales_body(), headers={"Authorization": f"Bearer {token}"}
+    )
+
+    assert response.status_code == 401, response.text
+    assert await api.commands() == []
