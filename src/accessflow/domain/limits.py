@@ -26,7 +26,7 @@ Characters are Unicode code points (Python ``len``). No client string may contai
 :data:`MAX_BYTES_PER_CHAR` bytes: orjson writes a control character as ``\\u00XX`` (six
 bytes) and anything else as at most four bytes of UTF-8, so the byte budget is six times the
 character budget in the worst case; ``tests/unit/service/test_event_budget.py`` renders
-every event of a maximal command and checks it against :data:`MAX_EVENT_BYTES`.
+every event of a maximal command and checks it against :data:`EVENT_BYTES_NEEDED`.
 """
 
 from __future__ import annotations

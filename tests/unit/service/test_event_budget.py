@@ -27,6 +27,7 @@ from accessflow.service.recorder import Recorder
 
 #: A control character: orjson writes it as ``\u0001``, six bytes for one character.
 COSTLIEST = "\x01"
+assert len(orjson.dumps(COSTLIEST)) - 2 == limits.MAX_BYTES_PER_CHAR
 
 
 def text(chars: int) -> str:
@@ -49,7 +50,7 @@ def _subject(object_id: str) -> dict[str, object]:
 def _recurrence() -> dict[str, str]:
     """The largest recurrence whose compact JSON fits MAX_RECURRENCE_BYTES."""
     overhead = len(orjson.dumps({"pattern": ""}))
-    return {"pattern": text((limits.MAX_RECURRENCE_BYTES - overhead) // 6)}
+    return {"pattern": text((limits.MAX_RECURRENCE_BYTES - overhead) // limits.MAX_BYTES_PER_CHAR)}
 
 
 def maximal_body() -> dict[str, object]:
