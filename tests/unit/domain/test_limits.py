@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import orjson
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
@@ -163,3 +164,11 @@ def test_a_reason_is_cut_to_the_budget_and_says_what_it_left_out() -> None:
     assert len(first["target"]) == limits.MAX_ID_CHARS
     small = {"code": "X", "message": "m", "details": [{"target": "t", "message": "m"}]}
     assert limits.bounded_reason(small) == small
+
+
+def test_no_character_costs_orjson_more_than_max_bytes_per_char() -> None:
+    """The budget's premise: every ASCII and Latin character (where the escapes are), and a
+    sample of every plane beyond."""
+    sample = [*range(1, 0x800), *range(0x800, 0x110000, 97), 0x2028, 0x2029, 0xFFFF, 0x10FFFF]
+    costs = {len(orjson.dumps(chr(c))) - 2 for c in sample if not 0xD800 <= c <= 0xDFFF}
+    assert max(costs) == limits.MAX_BYTES_PER_CHAR
