@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from accessflow.domain.limits import EVENT_BYTES_NEEDED, MAX_EVENT_BYTES
+
 ENV_PREFIX = "ACCESSFLOW_"
 
 
@@ -75,7 +77,11 @@ class Settings(BaseSettings):
     consumer_session_timeout_ms: Annotated[int, Field(ge=1000)] = 10_000
     consumer_heartbeat_interval_ms: Annotated[int, Field(ge=100)] = 3_000
     max_poll_records: PositiveInt = 500
-    max_command_bytes: PositiveInt = 1_048_576
+    # The size budget (docs/security.md, Limits): a command larger than this is refused
+    # (API 413, worker DLQ); no event is larger than max_event_bytes, which may not be set
+    # below the worst case the field limits allow. Both must fit the topics at start.
+    max_command_bytes: PositiveInt = 1_000_000
+    max_event_bytes: Annotated[int, Field(ge=EVENT_BYTES_NEEDED)] = MAX_EVENT_BYTES
     shutdown_timeout_seconds: Annotated[float, Field(gt=0)] = 30.0
 
     # Deliveries through outside connectors (docs/connectors.md)

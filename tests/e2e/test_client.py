@@ -141,6 +141,13 @@ async def test_invalid_bodies_raise_and_produce_nothing(e2e: Any) -> None:
             )
         with pytest.raises(RequestValidationError):
             await client.create_request("", sales_body(e2e.user_id(0)))
+    small = e2e.settings.model_copy(update={"max_command_bytes": 2_000})
+    async with AccessflowProducer(small) as client:  # every field fits, the whole does not
+        user = e2e.user_id(0)
+        fine = NewRequest(user, sales_body(user))
+        big = NewRequest(user, {**sales_body(user), "justification": "j" * 3_000})
+        with pytest.raises(RequestValidationError, match="ACCESSFLOW_MAX_COMMAND_BYTES"):
+            await client.create_many([fine, fine, big])
     assert await e2e.read(e2e.settings.commands_topic) == []
 
 

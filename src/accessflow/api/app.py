@@ -20,6 +20,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 
 from accessflow import __version__
+from accessflow.adapters.kafka.limits import check_topic_limits, command_budget
 from accessflow.adapters.postgres.pool import create_pool
 from accessflow.adapters.postgres.store import PgUnitOfWork
 from accessflow.api import errors, routes_actions, routes_catalog, routes_requests
@@ -92,7 +93,11 @@ def _lifespan(
                 context.pool, context.uow = pool, PgUnitOfWork(pool)
             stack.push_async_callback(context.publisher.close)
             # Kafka may be away at start: POSTs then answer 503 until it is back.
-            await context.publisher.start()
+            if await context.publisher.start():
+                # A commands topic that refuses commands the API accepts: refuse to start.
+                await check_topic_limits(settings, [command_budget(settings)])
+            else:
+                log.warning("api.topic_limits_unchecked", topic=settings.commands_topic)
             if not context.verifier.configured and not settings.auth_dev_unauthenticated:
                 log.warning("api.no_auth_keys", hint="every request will be refused with 401")
             log.info("api.started", host=settings.api_host, port=settings.api_port)

@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from fastapi import Request
 
 from accessflow.api.errors import unauthenticated
+from accessflow.domain.limits import MAX_ID_CHARS
 from accessflow.domain.rules import Caller
 from accessflow.settings import Settings
 
@@ -106,9 +107,18 @@ class TokenVerifier:
         subject = claims.get("oid") or claims.get("sub")
         if not isinstance(subject, str) or not subject.strip():
             raise unauthenticated("the token names no caller (oid or sub)", invalid=True)
+        _check_caller_id(subject)
         raw = claims.get("roles", [])
         roles = frozenset([raw] if isinstance(raw, str) else [r for r in raw if isinstance(r, str)])
         return Principal(subject, roles, self._settings.auth_admin_role in roles)
+
+
+def _check_caller_id(object_id: str) -> None:
+    """The caller's id goes into commands as ``requestor.objectId``, bounded like any id."""
+    if len(object_id) > MAX_ID_CHARS or "\x00" in object_id:
+        raise unauthenticated(
+            f"the caller id must be at most {MAX_ID_CHARS} characters, without NUL", invalid=True
+        )
 
 
 def _pem_key(path: Path) -> _Key:
@@ -145,6 +155,7 @@ def authenticate(request: Request) -> Principal:
     if settings.auth_dev_unauthenticated:
         user = request.headers.get(DEV_USER_HEADER, "").strip()
         if user:
+            _check_caller_id(user)
             roles = frozenset(
                 r.strip() for r in request.headers.get(DEV_ROLES_HEADER, "").split(",")
             )

@@ -22,8 +22,8 @@ from opentelemetry import trace
 
 from accessflow import tracing
 from accessflow.adapters.kafka.options import client_options
-from accessflow.adapters.kafka.producer import CLOUDEVENTS_HEADERS
-from accessflow.api.errors import service_unavailable
+from accessflow.adapters.kafka.producer import CLOUDEVENTS_HEADERS, PRODUCER_MAX_REQUEST_BYTES
+from accessflow.api.errors import ApiError, service_unavailable
 from accessflow.domain.models.base import format_utc
 from accessflow.logs import get_logger
 from accessflow.settings import Settings
@@ -89,6 +89,7 @@ class Publisher:
             producer = AIOKafkaProducer(
                 enable_idempotence=True,
                 linger_ms=0,
+                max_request_size=PRODUCER_MAX_REQUEST_BYTES,
                 request_timeout_ms=int(self._timeout * 1000),
                 **client_options(self._settings),
             )
@@ -106,12 +107,20 @@ class Publisher:
         if not await self.start() or self._producer is None:
             raise service_unavailable("the command bus (Kafka) is unavailable; try again")
         producer = self._producer
+        value = orjson.dumps(envelope)
+        limit = self._settings.max_command_bytes
+        if len(value) > limit:  # the broker would refuse it for good: not a 503
+            raise ApiError(
+                413,
+                "PayloadTooLarge",
+                f"the command would be {len(value)} bytes, over the {limit}-byte limit",
+            )
         try:
             # Bounded wait for metadata/buffer space only: nothing is queued until send returns.
             future = await asyncio.wait_for(
                 producer.send(
                     self._settings.commands_topic,
-                    orjson.dumps(envelope),
+                    value,
                     key=envelope["subject"].encode(),
                     headers=CLOUDEVENTS_HEADERS,
                 ),

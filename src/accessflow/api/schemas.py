@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from accessflow.domain.create import CreateAssignmentRequest
+from accessflow.domain.models.text import DecisionJustificationText
 
 
 class _Graph(BaseModel):
@@ -120,7 +121,7 @@ class StageDecision(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     review_result: Literal["Approve", "Deny"] = Field(alias="reviewResult")
-    justification: str | None = Field(default=None, max_length=10_000)
+    justification: DecisionJustificationText | None = None
 
     @field_validator("review_result", mode="before")
     @classmethod

@@ -20,6 +20,7 @@ from typing import IO, Any
 import click
 import orjson
 
+from accessflow.adapters.kafka.limits import TopicLimitError
 from accessflow.client.http_cli import approvals, requests
 from accessflow.client.producer import AccessflowProducer, NewRequest
 from accessflow.client.subscriber import subscription, terminal_states
@@ -183,9 +184,12 @@ def submit(
     valid = [item for item in items if item.new is not None]
     as_json = json_ or not sys.stdout.isatty()
     settings = _settings(ctx)
-    unfinished = asyncio.run(
-        _submit(settings, valid, chunk_size, as_json, wait=wait, until=until, wait_s=timeout)
-    )
+    try:
+        unfinished = asyncio.run(
+            _submit(settings, valid, chunk_size, as_json, wait=wait, until=until, wait_s=timeout)
+        )
+    except TopicLimitError as exc:  # the commands topic would refuse commands: say so plainly
+        raise click.ClickException(str(exc)) from None
     if unfinished:
         raise click.ClickException(
             f"timed out after {timeout}s: {unfinished} request(s) reached no terminal state"

@@ -21,9 +21,11 @@ import orjson
 from aiokafka import AIOKafkaProducer
 from pydantic import ValidationError
 
+from accessflow.adapters.kafka.limits import check_topic_limits, command_budget
 from accessflow.adapters.kafka.producer import CLOUDEVENTS_HEADERS, make_producer
+from accessflow.domain.codes import ReasonCode
 from accessflow.domain.create import CreateAssignmentRequest, parse_create_request
-from accessflow.domain.errors import RequestValidationError
+from accessflow.domain.errors import ErrorDetail, RequestValidationError
 from accessflow.service.commands import (
     CANCEL,
     CREATE,
@@ -101,7 +103,14 @@ class AccessflowProducer:
         self._started = False
 
     async def __aenter__(self) -> AccessflowProducer:
+        """Start the producer; TopicLimitError when the commands topic would refuse commands
+        of ``ACCESSFLOW_MAX_COMMAND_BYTES`` (docs/security.md, Limits)."""
         await self._producer.start()
+        try:
+            await check_topic_limits(self.settings, [command_budget(self.settings)])
+        except BaseException:
+            await self._producer.stop()
+            raise
         self._started = True
         return self
 
@@ -115,13 +124,24 @@ class AccessflowProducer:
             self._started = False
             await self._producer.stop()
 
-    async def _send(self, command: dict[str, Any]) -> asyncio.Future[Any]:
+    def _encoded(self, command: dict[str, Any]) -> bytes:
+        """The command's bytes; RequestValidationError when the worker would dead-letter them
+        for being over ``ACCESSFLOW_MAX_COMMAND_BYTES``."""
+        value = orjson.dumps(command)
+        limit = self.settings.max_command_bytes
+        if len(value) > limit:
+            message = f"the command is {len(value)} bytes, over ACCESSFLOW_MAX_COMMAND_BYTES"
+            detail = ErrorDetail("", f"a command is at most {limit} bytes")
+            raise RequestValidationError(ReasonCode.INVALID_REQUEST, message, details=[detail])
+        return value
+
+    async def _send(self, command: dict[str, Any], value: bytes) -> asyncio.Future[Any]:
         """Queue one command (keyed by its request id); the future resolves on the ack."""
         if not self._started:
             raise RuntimeError("use the producer inside `async with AccessflowProducer(…)`")
         future: asyncio.Future[Any] = await self._producer.send(
             self.settings.commands_topic,
-            orjson.dumps(command),
+            value,
             key=command["subject"].encode(),
             headers=CLOUDEVENTS_HEADERS,
         )
@@ -130,7 +150,8 @@ class AccessflowProducer:
     async def send_command(self, command: dict[str, Any]) -> None:
         """Validate and produce an already-built command (``command_envelope``), then await
         its acknowledgement."""
-        await (await self._send(_checked(command)))
+        checked = _checked(command)
+        await (await self._send(checked, self._encoded(checked)))
 
     async def create_request(
         self,
@@ -145,7 +166,7 @@ class AccessflowProducer:
         acknowledged it. Raises RequestValidationError (nothing produced) for a bad body."""
         new = NewRequest(requestor, request_body, request_id, is_admin, traceparent)
         rid, command = build_create(new, source=self.source)
-        await (await self._send(command))
+        await (await self._send(command, self._encoded(command)))
         return rid
 
     async def create_many(self, requests: Iterable[NewRequest]) -> list[uuid.UUID]:
@@ -153,7 +174,8 @@ class AccessflowProducer:
         send them all and await the acknowledgements together. Returns the ids in order.
         Callers with very many requests should pass chunks (a few thousand at a time)."""
         built = [build_create(new, source=self.source) for new in requests]
-        futures = [await self._send(command) for _, command in built]
+        encoded = [self._encoded(command) for _, command in built]
+        futures = [await self._send(c, value) for (_, c), value in zip(built, encoded, strict=True)]
         await asyncio.gather(*futures)
         return [rid for rid, _ in built]
 

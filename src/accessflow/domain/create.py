@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from accessflow.domain import limits
 from accessflow.domain.codes import ReasonCode
 from accessflow.domain.enums import CLIENT_REQUEST_TYPES, RequestType
 from accessflow.domain.errors import ErrorDetail, RequestValidationError, format_loc
@@ -23,6 +24,7 @@ from accessflow.domain.models.base import InboundModel
 from accessflow.domain.models.common import EntitlementManagementSchedule
 from accessflow.domain.models.questions import AccessPackageAnswerString
 from accessflow.domain.models.requests import AccessPackageAssignment, to_graph
+from accessflow.domain.models.text import JustificationText
 
 BETA_ASSIGNMENT = "accessPackageAssignment"
 REQUEST_TYPE = "#microsoft.graph.accessPackageAssignmentRequest"
@@ -36,9 +38,11 @@ class CreateAssignmentRequest(InboundModel):
 
     odata_type: str | None = Field(default=None, alias="@odata.type")
     request_type: RequestType
-    justification: str | None = None
+    justification: JustificationText | None = None
     schedule: EntitlementManagementSchedule | None = None
-    answers: list[AccessPackageAnswerString] | None = None
+    answers: list[AccessPackageAnswerString] | None = Field(
+        default=None, max_length=limits.MAX_ANSWERS
+    )
     assignment: AccessPackageAssignment
 
     @field_validator("odata_type", mode="before")

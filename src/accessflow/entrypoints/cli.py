@@ -11,6 +11,7 @@ import click
 
 from accessflow import __version__, bootstrap
 from accessflow.adapters.connectors_config import ConnectorsConfigError
+from accessflow.adapters.kafka.limits import TopicLimitError
 from accessflow.settings import Settings, SettingsError
 
 T = TypeVar("T")
@@ -28,7 +29,10 @@ def _settings(ctx: click.Context) -> Settings:
 
 
 def _run(coro: Coroutine[Any, Any, T]) -> T:
-    return asyncio.run(coro)
+    try:
+        return asyncio.run(coro)
+    except TopicLimitError as exc:  # a start-up refusal, said plainly (docs/security.md)
+        raise click.ClickException(str(exc)) from None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

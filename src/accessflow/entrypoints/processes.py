@@ -15,6 +15,7 @@ import httpx
 
 from accessflow import bootstrap
 from accessflow.adapters.connectors_config import ConnectorsConfig
+from accessflow.adapters.kafka.limits import check_topic_limits, event_budget
 from accessflow.adapters.postgres import outbox, pool
 from accessflow.adapters.postgres.retention import Pruner
 from accessflow.adapters.postgres.store import PgUnitOfWork, due_grant_stats
@@ -101,6 +102,7 @@ async def run_worker(
     # ends the wait for it cleanly instead of killing the process mid-start.
     with _stop_on_signals(stop):
         try:
+            await check_event_limits(settings, stop)
             db = await retry_transient(
                 lambda: pool.create_pool(settings), what="database.connect", stop=stop
             )
@@ -108,6 +110,9 @@ async def run_worker(
             server.shutdown()
             log.info("worker.stopped", events_published=0)
             return
+        except BaseException:  # e.g. TopicLimitError: the process is refusing to start
+            server.shutdown()
+            raise
         try:
             async with httpx.AsyncClient() as client:  # one connection pool for all webhooks
                 registry = connectors_from_config(connectors or ConnectorsConfig(), client)
@@ -192,7 +197,21 @@ async def run_relay(settings: Settings) -> None:
     stop = asyncio.Event()
     publisher = OutboxRelay(settings)
     with _stop_on_signals(stop):
+        try:
+            await check_event_limits(settings, stop)
+        except Stopping:
+            return
         await publisher.run(stop)
+
+
+async def check_event_limits(settings: Settings, stop: asyncio.Event) -> None:
+    """The events topic must take the largest event the budget allows, or nothing starts
+    (TopicLimitError); a broker that is away is waited for."""
+    await retry_transient(
+        lambda: check_topic_limits(settings, [event_budget(settings)]),
+        what="kafka.check_limits",
+        stop=stop,
+    )
 
 
 async def _watch_outbox(

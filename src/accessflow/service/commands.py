@@ -13,7 +13,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from accessflow.domain import limits
 from accessflow.domain.create import CreateAssignmentRequest
+from accessflow.domain.models.text import DecisionJustificationText, IdText, Text
 from accessflow.domain.rules import Caller
 
 CREATE = "accessflow.assignmentRequest.create"
@@ -31,13 +33,13 @@ class CommandEnvelope(_Inbound):
     """The CloudEvents 1.0 attributes every command carries; ``data`` is checked per type."""
 
     specversion: Literal["1.0"]
-    id: str = Field(min_length=1, max_length=256, description="The idempotency key.")
-    source: str = Field(min_length=1, max_length=1024)
-    type: str = Field(min_length=1, max_length=256)
+    id: Text = Field(min_length=1, max_length=256, description="The idempotency key.")
+    source: Text = Field(min_length=1, max_length=1024)
+    type: Text = Field(min_length=1, max_length=256)
     subject: uuid.UUID = Field(description="The requestId the command is about.")
     time: datetime | None = None
-    datacontenttype: str | None = None
-    traceparent: str | None = Field(default=None, max_length=55)
+    datacontenttype: Text | None = Field(default=None, max_length=limits.MAX_SHORT_TEXT_CHARS)
+    traceparent: Text | None = Field(default=None, max_length=55)
     # Checked per command type: a missing or malformed ``data`` still names its request,
     # so it earns a rejection event rather than the DLQ.
     data: Any = None
@@ -69,9 +71,9 @@ class ReprocessData(_Inbound):
 
 class DecideData(_Inbound):
     request_id: uuid.UUID = Field(alias="requestId")
-    stage_id: str = Field(alias="stageId", min_length=1, max_length=256)
+    stage_id: IdText = Field(alias="stageId", min_length=1)
     review_result: Literal["Approve", "Deny"] = Field(alias="reviewResult")
-    justification: str | None = Field(default=None, max_length=10_000)
+    justification: DecisionJustificationText | None = None
     reviewer: Requestor
 
     @field_validator("review_result", mode="before")

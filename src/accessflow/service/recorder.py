@@ -16,6 +16,7 @@ import orjson
 
 from accessflow.domain import states
 from accessflow.domain.enums import AssignmentState, RequestState
+from accessflow.domain.limits import bounded_reason
 from accessflow.domain.models.base import format_utc
 from accessflow.domain.models.requests import AccessPackageAssignment, to_graph
 from accessflow.service.events import (
@@ -91,6 +92,8 @@ class Recorder:
     ) -> None:
         request = stored.request
         status = request.status or states.default_status(request.state)
+        if reason is not None:
+            reason = bounded_reason(reason)  # it may quote answers, catalog and connectors
         self.changes.history.append(
             HistoryEntry(
                 stored.id,
@@ -152,7 +155,7 @@ class Recorder:
         data = {
             "commandId": command_id,
             "commandType": command_type,
-            "reason": reason.model_dump(mode="json"),
+            "reason": bounded_reason(reason.model_dump(mode="json")),
         }
         event_id = rejection_event_id(command_id)
         self._event(event_id, COMMAND_REJECTED, str(request_id), data, traceparent)

@@ -23,6 +23,7 @@ from command_support import (
 )
 
 from accessflow.adapters.memory import InMemoryUnitOfWork
+from accessflow.domain.limits import MAX_JUSTIFICATION_CHARS
 from accessflow.entrypoints.observability import Health, Metrics
 from accessflow.entrypoints.processing import CommandProcessor
 from accessflow.service.commands import create_command
@@ -142,3 +143,22 @@ async def test_the_delivery_loop_is_woken_only_by_batches_with_outside_grants() 
         )
         await processor.process([Record(orjson.dumps(_create(MEGAN)), 0)])  # type: ignore[list-item]
     assert woken == ["outside"]
+
+
+async def test_a_command_with_a_field_over_its_limit_is_rejected_naming_the_field(
+    uow: InMemoryUnitOfWork,
+) -> None:
+    """Straight off Kafka, past the API: a justification over its maximum earns an
+    InvalidCommand rejection whose details name the field, and no request; the rejection
+    does not echo the input back."""
+    command = _create(MEGAN)
+    command["data"]["request"]["justification"] = "\x01" * (MAX_JUSTIFICATION_CHARS + 1)
+    result = await _processor(uow).process([Record(orjson.dumps(command), 0)])  # type: ignore[list-item]
+
+    assert result.dead_letters == []
+    assert uow.request(uuid.UUID(command["subject"])) is None
+    [event] = uow.outbox_events()
+    rejection = orjson.loads(event.payload)["data"]["reason"]
+    assert rejection["code"] == "InvalidCommand"
+    assert [d["target"] for d in rejection["details"]] == ["data.request.justification"]
+    assert len(event.payload) < 2_000

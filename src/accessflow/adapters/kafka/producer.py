@@ -8,6 +8,9 @@ from accessflow.adapters.kafka.options import client_options
 from accessflow.settings import Settings
 
 CLOUDEVENTS_HEADERS = [("content-type", b"application/cloudevents+json")]
+#: aiokafka's default, set explicitly: the start-up check (``limits.py``) compares the
+#: event and command budgets with it.
+PRODUCER_MAX_REQUEST_BYTES = 1_048_576
 
 
 def make_producer(settings: Settings, *, linger_ms: int = 5) -> AIOKafkaProducer:
@@ -17,5 +20,6 @@ def make_producer(settings: Settings, *, linger_ms: int = 5) -> AIOKafkaProducer
         enable_idempotence=True,
         linger_ms=linger_ms,
         max_batch_size=256 * 1024,
+        max_request_size=PRODUCER_MAX_REQUEST_BYTES,
         **client_options(settings),
     )

@@ -6,6 +6,7 @@ from pydantic import Field
 
 from accessflow.domain.enums import ApprovalStageStatus, ReviewDecision, ReviewResult
 from accessflow.domain.models.base import InboundModel, OutboundModel, UtcDateTime
+from accessflow.domain.models.text import DecisionJustificationText
 
 #: Graph's ``reviewedBy.id`` until someone reviews the stage.
 UNREVIEWED_ID = "00000000-0000-0000-0000-000000000000"
@@ -36,4 +37,4 @@ class ApprovalStageDecision(InboundModel):
     """The body of ``PATCH …/accessPackageAssignmentApprovals/{id}/stages/{stageId}``."""
 
     review_result: ReviewDecision
-    justification: str | None = None
+    justification: DecisionJustificationText | None = None

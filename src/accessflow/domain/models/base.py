@@ -24,6 +24,8 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from accessflow.domain.models.text import IdText
+
 _COMMON = ConfigDict(
     alias_generator=to_camel,
     validate_by_name=True,
@@ -101,8 +103,11 @@ UtcDateTime = Annotated[
 
 def format_duration(value: timedelta) -> str:
     """``Edm.Duration`` as ISO 8601 (``P90D``, ``PT3H``, ``P1DT2H30M``)."""
-    total = int(value.total_seconds())
-    sign, total = ("-", -total) if total < 0 else ("", total)
+    # Integer arithmetic: total_seconds() is a float, which rounds timedelta.max up to a
+    # duration that cannot be read back.
+    micro = (value.days * 86_400 + value.seconds) * 1_000_000 + value.microseconds
+    sign = "-" if micro < 0 else ""
+    total = abs(micro) // 1_000_000
     days, rest = divmod(total, 86_400)
     hours, rest = divmod(rest, 3600)
     minutes, seconds = divmod(rest, 60)
@@ -157,4 +162,4 @@ class TypedInboundModel(InboundModel):
 class EntityRef(InboundModel):
     """A navigation property sent by reference only: ``{"id": "…"}``."""
 
-    id: str
+    id: IdText

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from accessflow.domain.enums import (
     CalloutInstanceStatus,
@@ -11,6 +11,15 @@ from accessflow.domain.enums import (
     SubjectType,
 )
 from accessflow.domain.models.base import Duration, InboundModel, UtcDateTime
+from accessflow.domain.models.text import (
+    CalloutDetailText,
+    DisplayText,
+    DurationText,
+    EmailText,
+    IdText,
+    ShortText,
+    SmallJson,
+)
 
 
 class ExpirationPattern(InboundModel):
@@ -18,7 +27,7 @@ class ExpirationPattern(InboundModel):
     ``afterDuration``; the two are exclusive (checked by the schedule rule, not here, so a
     malformed schedule is a reasoned denial rather than a parse failure)."""
 
-    duration: Duration | None = None
+    duration: Annotated[Duration, DurationText] | None = None
     end_date_time: UtcDateTime | None = None
     type: ExpirationPatternType | None = None
 
@@ -29,7 +38,7 @@ class EntitlementManagementSchedule(InboundModel):
 
     start_date_time: UtcDateTime | None = None
     expiration: ExpirationPattern | None = None
-    recurrence: dict[str, Any] | None = None
+    recurrence: Annotated[dict[str, Any] | None, SmallJson] = None
 
     @property
     def is_empty(self) -> bool:
@@ -48,19 +57,19 @@ class EntitlementManagementSchedule(InboundModel):
 class AccessPackageSubject(InboundModel):
     """``accessPackageSubject``: the requestor, or an assignment's target."""
 
-    id: str | None = None
-    display_name: str | None = None
-    email: str | None = None
-    object_id: str | None = None
-    on_premises_security_identifier: str | None = None
-    principal_name: str | None = None
+    id: IdText | None = None
+    display_name: DisplayText | None = None
+    email: EmailText | None = None
+    object_id: IdText | None = None
+    on_premises_security_identifier: ShortText | None = None
+    principal_name: DisplayText | None = None
     subject_lifecycle: SubjectLifecycle = SubjectLifecycle.NOT_DEFINED
     subject_type: SubjectType | None = None
 
 
 class CustomExtensionCalloutInstance(InboundModel):
-    id: str | None = None
-    custom_extension_id: str | None = None
-    detail: str | None = None
-    external_correlation_id: str | None = None
+    id: IdText | None = None
+    custom_extension_id: IdText | None = None
+    detail: CalloutDetailText | None = None
+    external_correlation_id: IdText | None = None
     status: CalloutInstanceStatus | None = None

@@ -12,6 +12,7 @@ from pydantic import Field, field_validator, model_validator
 
 from accessflow.domain.enums import CatalogState, CatalogType, UserType
 from accessflow.domain.models.base import EntityRef, InboundModel, UtcDateTime
+from accessflow.domain.models.text import DisplayText, EmailText, IdText
 
 #: ``originSystem`` of a resource that is an Entra ID group; its scope's ``originId`` is the
 #: group id, and delivery means group membership.
@@ -73,10 +74,11 @@ class AccessPackageResourceRoleScope(InboundModel):
 
 class AccessPackage(InboundModel):
     """An access package. ``catalogId`` (catalog-file form) or ``catalog.id`` names its
-    catalog; ``incompatibleAccessPackages`` is a list of ids (or ``{"id": …}`` objects)."""
+    catalog; ``incompatibleAccessPackages`` is a list of ids (or ``{"id": …}`` objects).
+    Its id and name are copied into every request for it, so they are bounded."""
 
-    id: str
-    display_name: str | None = None
+    id: IdText
+    display_name: DisplayText | None = None
     description: str | None = None
     is_hidden: bool = False
     catalog_id: str | None = None
@@ -111,9 +113,12 @@ class AccessPackage(InboundModel):
 
 
 class DirectoryUser(InboundModel):
-    id: str
-    display_name: str | None = None
-    mail: str | None = None
+    """Its name and mail are copied into every request it makes (``requestor``), so they are
+    bounded like a client's."""
+
+    id: IdText
+    display_name: DisplayText | None = None
+    mail: EmailText | None = None
     user_type: UserType = UserType.MEMBER
     manager_id: str | None = None
 

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from pydantic import Discriminator, Field, Tag, ValidationInfo, field_validator
 
 from accessflow.domain.models.base import InboundModel, TypedInboundModel, odata_tag
+from accessflow.domain.models.text import AnswerText, IdText
 from accessflow.domain.patterns import PatternError, compile_pattern
 
 TEXT_QUESTION = "#microsoft.graph.accessPackageTextInputQuestion"
@@ -78,7 +79,7 @@ class AnsweredQuestion(InboundModel):
     """``answeredQuestion`` as sent inline in an answer: the question's type and id."""
 
     odata_type: str | None = Field(default=None, alias="@odata.type")
-    id: str
+    id: IdText
 
     @field_validator("odata_type", mode="before")
     @classmethod
@@ -99,6 +100,6 @@ class AccessPackageAnswerString(TypedInboundModel):
     """``accessPackageAnswerString``, the only concrete ``accessPackageAnswer``."""
 
     ODATA_TYPE = "#microsoft.graph.accessPackageAnswerString"
-    value: str | None = None
-    display_value: str | None = None
+    value: AnswerText | None = None
+    display_value: AnswerText | None = None
     answered_question: AnsweredQuestion

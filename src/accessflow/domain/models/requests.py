@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import Field
 
+from accessflow.domain import limits
 from accessflow.domain.enums import AssignmentState, RequestState, RequestType
 from accessflow.domain.models.base import EntityRef, InboundModel, OutboundModel, UtcDateTime
 from accessflow.domain.models.common import (
@@ -16,6 +17,7 @@ from accessflow.domain.models.common import (
 )
 from accessflow.domain.models.packages import AccessPackage
 from accessflow.domain.models.questions import AccessPackageAnswerString
+from accessflow.domain.models.text import IdText, ShortText
 
 
 class AccessPackageAssignment(InboundModel):
@@ -26,15 +28,17 @@ class AccessPackageAssignment(InboundModel):
     ``target``, ``assignmentPolicy`` and ``accessPackage`` are the navigation-style forms.
     """
 
-    id: str | None = None
+    id: IdText | None = None
     state: AssignmentState | None = None
-    status: str | None = None
+    status: ShortText | None = None
     schedule: EntitlementManagementSchedule | None = None
     expired_date_time: UtcDateTime | None = None
-    custom_extension_callout_instances: list[CustomExtensionCalloutInstance] | None = None
-    target_id: str | None = None
-    assignment_policy_id: str | None = None
-    access_package_id: str | None = None
+    custom_extension_callout_instances: list[CustomExtensionCalloutInstance] | None = Field(
+        default=None, max_length=limits.MAX_CALLOUT_INSTANCES
+    )
+    target_id: IdText | None = None
+    assignment_policy_id: IdText | None = None
+    access_package_id: IdText | None = None
     target: AccessPackageSubject | None = None
     assignment_policy: EntityRef | None = None
     access_package: EntityRef | None = None

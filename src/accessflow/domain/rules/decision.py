@@ -13,13 +13,14 @@ from accessflow.domain.codes import ReasonCode
 from accessflow.domain.enums import RequestState
 from accessflow.domain.errors import ErrorDetail, RuleViolationError
 from accessflow.domain.models.base import InboundModel
+from accessflow.domain.models.text import IdText
 
 
 class Caller(InboundModel):
     """Who sends the request, as the producing service vouches for it (``data.requestor``).
     ``isAdmin``: the caller holds an entitlement-management role, needed for admin* types."""
 
-    object_id: str = Field(min_length=1)
+    object_id: IdText = Field(min_length=1)
     is_admin: bool = False
 
 
