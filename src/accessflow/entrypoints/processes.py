@@ -129,7 +129,7 @@ async def _serve_commands(
     relay: bool,
 ) -> None:
     relay_stop = asyncio.Event()
-    publisher = OutboxRelay(settings)
+    publisher = OutboxRelay(settings, metrics=metrics)
     relay_task = asyncio.create_task(publisher.run(relay_stop)) if relay else None
     if relay_task is not None:
         _stop_if_it_fails(relay_task, stop, "relay")
@@ -224,6 +224,7 @@ async def _watch_outbox(
                 due, age = await due_grant_stats(conn, utc_now())
             metrics.outbox_backlog.set(stats.backlog)
             metrics.outbox_oldest_age.set(stats.oldest_age_seconds)
+            metrics.parked_events.set(stats.parked)
             metrics.grants_due.set(due)
             metrics.grants_oldest_due_age.set(age)
             health.database_ok = True
