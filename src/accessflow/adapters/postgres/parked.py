@@ -99,11 +99,6 @@ async def list_parked(conn: Conn, ids: Sequence[int] | None = None) -> list[Park
     return [ParkedEvent(*row) for row in rows]
 
 
-async def count_parked(conn: Conn) -> int:
-    count: int = await conn.fetchval("SELECT count(*) FROM parked_events")
-    return count
-
-
 async def retry(conn: Conn, schema: str, ids: Sequence[int] | None) -> list[int]:
     """Move parked events (all, or those of ``ids``) back into the outbox under their
     original ids, so the relay publishes them in their original order. Returns the ids."""
