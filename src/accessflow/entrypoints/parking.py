@@ -64,7 +64,8 @@ async def settle(
     """Make ``outcome`` so: delete the sent rows, and park the others (one transaction).
     Returns the ids parked; each is logged (``event.parked``) and counted."""
     if not outcome.refused and not outcome.behind:  # the usual case: no transaction needed
-        await outbox.delete_published(conn, outcome.sent)
+        if outcome.sent:
+            await outbox.delete_published(conn, outcome.sent)
         return []
     parked_ids = await parked.settle(
         conn, schema, sent=outcome.sent, refused=outcome.refused, behind=outcome.behind
