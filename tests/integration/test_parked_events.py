@@ -5,6 +5,7 @@ and `accessflow outbox parked retry` publishes them once the topic accepts them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import subprocess
 import sys
 import uuid
@@ -116,20 +117,19 @@ def per_request(published: list[tuple[str, int]]) -> dict[str, list[int]]:
     return by_request
 
 
-@pytest.fixture
-async def relay(small_topic: Settings) -> AsyncIterator[OutboxRelay]:
-    metrics = Metrics(Health())
-    publisher = OutboxRelay(small_topic, poll_interval=0.2, metrics=metrics)
+@contextlib.asynccontextmanager
+async def running_relay(settings: Settings, metrics: Metrics) -> AsyncIterator[OutboxRelay]:
+    publisher = OutboxRelay(settings, poll_interval=0.2, metrics=metrics)
     stop = asyncio.Event()
     task = asyncio.create_task(publisher.run(stop))
-    yield publisher
-    stop.set()
-    await asyncio.wait_for(task, timeout=60)
+    try:
+        yield publisher
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=60)
 
 
-def parked_count(relay: OutboxRelay, reason: str) -> float:
-    metrics = relay._metrics
-    assert metrics is not None
+def parked_count(metrics: Metrics, reason: str) -> float:
     value = metrics.registry.get_sample_value("accessflow_events_parked_total", {"reason": reason})
     return value or 0.0
 
@@ -147,61 +147,67 @@ def accessflow(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[s
 
 
 async def test_an_event_over_the_topic_limit_is_parked_and_retried_once_the_limit_is_raised(
-    small_topic: Settings, relay: OutboxRelay, subprocess_env: dict[str, str]
+    small_topic: Settings, subprocess_env: dict[str, str]
 ) -> None:
-    outbox = Outbox(small_topic)
-    await outbox.add(
-        ("request-a", 1, 500),
-        ("request-b", 1, 500),
-        ("request-a", 2, 20_000),  # twice the topic's limit
-        ("request-c", 1, 500),
-        ("request-a", 3, 500),  # behind request-a's parked event
-        ("request-b", 2, 9_000),  # close to the limit, under it
-        ("request-c", 2, 500),
-    )
-    relay.wake()
-    await outbox.drained(published=5)
+    metrics = Metrics(Health())
+    async with running_relay(small_topic, metrics) as relay:
+        outbox = Outbox(small_topic)
+        await outbox.add(
+            ("request-a", 1, 500),
+            ("request-b", 1, 500),
+            ("request-a", 2, 20_000),  # twice the topic's limit
+            ("request-c", 1, 500),
+            ("request-a", 3, 500),  # behind request-a's parked event
+            ("request-b", 2, 9_000),  # close to the limit, under it
+            ("request-c", 2, 500),
+        )
+        relay.wake()
+        await outbox.drained(published=5)
 
-    assert await outbox.parked() == [
-        ("request-a", 2, "MessageTooLarge"),
-        ("request-a", 3, "BehindParked"),
-    ]
-    published = await outbox.published()
-    assert per_request(published) == {"request-a": [1], "request-b": [1, 2], "request-c": [1, 2]}
-    assert parked_count(relay, "MessageTooLarge") == 1
-    assert parked_count(relay, "BehindParked") == 1
+        assert await outbox.parked() == [
+            ("request-a", 2, "MessageTooLarge"),
+            ("request-a", 3, "BehindParked"),
+        ]
+        published = await outbox.published()
+        assert per_request(published) == {
+            "request-a": [1],
+            "request-b": [1, 2],
+            "request-c": [1, 2],
+        }
+        assert parked_count(metrics, "MessageTooLarge") == 1
+        assert parked_count(metrics, "BehindParked") == 1
 
-    # A later event of request-a waits behind the parked ones; the others keep flowing.
-    await outbox.add(("request-a", 4, 500), ("request-b", 3, 500))
-    relay.wake()
-    await outbox.drained(published=6)
-    assert [p[:2] for p in await outbox.parked()] == [
-        ("request-a", 2),
-        ("request-a", 3),
-        ("request-a", 4),
-    ]
-    assert per_request(await outbox.published())["request-b"] == [1, 2, 3]
-    assert parked_count(relay, "BehindParked") == 2
+        # A later event of request-a waits behind the parked ones; the others keep flowing.
+        await outbox.add(("request-a", 4, 500), ("request-b", 3, 500))
+        relay.wake()
+        await outbox.drained(published=6)
+        assert [p[:2] for p in await outbox.parked()] == [
+            ("request-a", 2),
+            ("request-a", 3),
+            ("request-a", 4),
+        ]
+        assert per_request(await outbox.published())["request-b"] == [1, 2, 3]
+        assert parked_count(metrics, "BehindParked") == 2
 
-    listed = accessflow(subprocess_env, "outbox", "parked", "list", "--json").stdout
-    entries = [orjson.loads(line) for line in listed.splitlines()]
-    assert [(e["requestId"], e["reason"]) for e in entries] == [
-        ("request-a", "MessageTooLarge"),
-        ("request-a", "BehindParked"),
-        ("request-a", "BehindParked"),
-    ]
-    assert entries[0]["size"] > TOPIC_LIMIT
-    assert "10000" in entries[0]["error"]
+        listed = accessflow(subprocess_env, "outbox", "parked", "list", "--json").stdout
+        entries = [orjson.loads(line) for line in listed.splitlines()]
+        assert [(e["requestId"], e["reason"]) for e in entries] == [
+            ("request-a", "MessageTooLarge"),
+            ("request-a", "BehindParked"),
+            ("request-a", "BehindParked"),
+        ]
+        assert entries[0]["size"] > TOPIC_LIMIT
+        assert "10000" in entries[0]["error"]
 
-    await _set_topic_limit(small_topic, 100_000)
-    retried = accessflow(subprocess_env, "outbox", "parked", "retry", "--all").stdout
-    assert "moved 3 parked event(s) of 1 request(s)" in retried
-    await outbox.drained(published=9)
+        await _set_topic_limit(small_topic, 100_000)
+        retried = accessflow(subprocess_env, "outbox", "parked", "retry", "--all").stdout
+        assert "moved 3 parked event(s) of 1 request(s)" in retried
+        await outbox.drained(published=9)
 
-    assert await outbox.count("parked_events") == 0
-    published = await outbox.published()
-    assert per_request(published)["request-a"] == [1, 2, 3, 4]
-    assert len(published) == len(set(published))  # nothing was sent twice: no spinning
+        assert await outbox.count("parked_events") == 0
+        published = await outbox.published()
+        assert per_request(published)["request-a"] == [1, 2, 3, 4]
+        assert len(published) == len(set(published))  # nothing was sent twice: no spinning
 
 
 async def test_without_the_topic_limit_the_brokers_refusal_finds_the_event_to_park(
@@ -222,14 +228,8 @@ async def test_without_the_topic_limit_the_brokers_refusal_finds_the_event_to_pa
         *[(f"request-{n}", 2 + (n == 0), 500) for n in range(6)],
     )
     metrics = Metrics(Health())
-    publisher = OutboxRelay(small_topic, poll_interval=0.2, metrics=metrics)
-    stop = asyncio.Event()
-    task = asyncio.create_task(publisher.run(stop))
-    try:
+    async with running_relay(small_topic, metrics):
         await outbox.drained(published=11)
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, timeout=60)
 
     assert await outbox.parked() == [
         ("request-0", 2, "MessageTooLarge"),
@@ -241,3 +241,4 @@ async def test_without_the_topic_limit_the_brokers_refusal_finds_the_event_to_pa
         "request-0": [1],
         **{f"request-{n}": [1, 2] for n in range(1, 6)},
     }
+    assert parked_count(metrics, "MessageTooLarge") == 1
