@@ -14,8 +14,8 @@ from accessflow.adapters.kafka.limits import (
     TopicLimitError,
     check_topic_limits,
     command_budget,
+    describe_max_message_bytes,
     event_budget,
-    topic_max_message_bytes,
 )
 from accessflow.adapters.kafka.topics import ensure_topics
 from accessflow.api import create_app
@@ -34,7 +34,7 @@ async def _create_small(settings: Settings, topic: str) -> None:
     finally:
         await admin.close()
     for _ in range(100):  # a new topic takes a moment to be described
-        if topic in await topic_max_message_bytes(settings, [topic]):
+        if topic in await describe_max_message_bytes(settings, [topic]):
             return
         await asyncio.sleep(0.05)
     raise AssertionError(f"topic {topic} was never described")

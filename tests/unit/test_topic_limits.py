@@ -13,7 +13,7 @@ from accessflow.adapters.kafka.limits import (
     event_budget,
     problems,
 )
-from accessflow.adapters.kafka.producer import PRODUCER_MAX_REQUEST_BYTES
+from accessflow.adapters.kafka.producer import MAX_REQUEST_SIZE
 from accessflow.domain.limits import EVENT_BYTES_NEEDED
 from accessflow.settings import ENV_PREFIX, SettingsError, load_settings
 
@@ -40,12 +40,12 @@ def test_the_event_budget_may_not_be_set_below_the_worst_case() -> None:
 
 
 def test_a_budget_over_the_producers_request_size_is_named() -> None:
-    too_big = PRODUCER_MAX_REQUEST_BYTES - RECORD_OVERHEAD_BYTES + 1
+    too_big = MAX_REQUEST_SIZE - RECORD_OVERHEAD_BYTES + 1
     budget = event_budget(load_settings(max_event_bytes=too_big))
 
     [problem] = problems(budget, 10 * too_big)
     assert "ACCESSFLOW_MAX_EVENT_BYTES" in problem
-    assert f"max_request_size ({PRODUCER_MAX_REQUEST_BYTES})" in problem
+    assert f"max_request_size ({MAX_REQUEST_SIZE})" in problem
 
 
 def test_a_smaller_topic_is_named_with_its_value_and_the_fix() -> None:

@@ -22,7 +22,7 @@ from opentelemetry import trace
 
 from accessflow import tracing
 from accessflow.adapters.kafka.options import client_options
-from accessflow.adapters.kafka.producer import CLOUDEVENTS_HEADERS, PRODUCER_MAX_REQUEST_BYTES
+from accessflow.adapters.kafka.producer import CLOUDEVENTS_HEADERS, MAX_REQUEST_SIZE
 from accessflow.api.errors import ApiError, service_unavailable
 from accessflow.domain.models.base import format_utc
 from accessflow.logs import get_logger
@@ -89,7 +89,7 @@ class Publisher:
             producer = AIOKafkaProducer(
                 enable_idempotence=True,
                 linger_ms=0,
-                max_request_size=PRODUCER_MAX_REQUEST_BYTES,
+                max_request_size=MAX_REQUEST_SIZE,
                 request_timeout_ms=int(self._timeout * 1000),
                 **client_options(self._settings),
             )

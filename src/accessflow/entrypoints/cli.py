@@ -153,6 +153,10 @@ from accessflow.entrypoints.cli_ops import dlq, events  # noqa: E402
 main.add_command(dlq)
 main.add_command(events)
 
+from accessflow.entrypoints.cli_parked import outbox  # noqa: E402
+
+main.add_command(outbox)
+
 from accessflow.api.cli import api, token  # noqa: E402
 
 main.add_command(api)

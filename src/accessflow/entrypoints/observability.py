@@ -105,6 +105,20 @@ class Metrics:
             ["code"],
             registry=r,
         )
+        # Counter and gauge need two names: the counter's own (without _total) is taken.
+        self.events_parked = Counter(
+            "accessflow_events_parked",
+            "Events moved from the outbox to parked_events because the events topic will "
+            "never accept them (reason: MessageTooLarge, InvalidRecord) or an earlier event "
+            "of their request is parked (BehindParked)",
+            ["reason"],
+            registry=r,
+        )
+        self.parked_events = Gauge(
+            "accessflow_parked_events",
+            "Events parked now, waiting for `accessflow outbox parked retry` or `drop`",
+            registry=r,
+        )
         self.rows_pruned = Counter(
             "accessflow_rows_pruned",
             "Rows the housekeeping loop deleted once past their retention, by table",

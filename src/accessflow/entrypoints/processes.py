@@ -135,7 +135,7 @@ async def _serve_commands(
     burst: bool,
     relay: bool,
 ) -> None:
-    publisher = OutboxRelay(settings)
+    publisher = OutboxRelay(settings, metrics=metrics)
 
     async def watch(stop: asyncio.Event) -> None:
         await _watch_outbox(db, health, metrics, stop)
@@ -225,6 +225,7 @@ async def _watch_outbox(
                 due, age = await due_grant_stats(conn, utc_now())
             metrics.outbox_backlog.set(stats.backlog)
             metrics.outbox_oldest_age.set(stats.oldest_age_seconds)
+            metrics.parked_events.set(stats.parked)
             metrics.grants_due.set(due)
             metrics.grants_oldest_due_age.set(age)
             health.database_ok = True

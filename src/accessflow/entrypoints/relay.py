@@ -5,6 +5,15 @@ One relay per schema leads at a time (an advisory lock held by its connection); 
 stand by. It wakes on the worker's in-process signal or on PostgreSQL's NOTIFY from the
 outbox trigger, and polls only as a safety net. A crash between publishing and marking
 re-publishes the same events with the same ids, which consumers dedupe.
+
+An event the events topic will never accept (larger than its ``max.message.bytes``, refused
+as an invalid record) is parked: moved to ``parked_events`` with its reason, in the same
+transaction that deletes the batch's published rows, counted and logged; every other
+event keeps flowing. A request's later events are parked behind it (``BehindParked``)
+rather than published past it, so a consumer sees a request's events in order and without
+a gap, or stops at the parked one until an operator retries (``accessflow outbox parked``).
+A refusal of the topic itself (invalid, not authorised) is not parked: nothing would get
+through, so the relay stops and says why.
 """
 
 from __future__ import annotations
@@ -17,8 +26,11 @@ import asyncpg
 from aiokafka import AIOKafkaProducer
 
 from accessflow.adapters.kafka.batches import send_keyed
+from accessflow.adapters.kafka.limits import TopicLimits
 from accessflow.adapters.kafka.producer import CLOUDEVENTS_HEADERS, make_producer
 from accessflow.adapters.postgres import outbox, pool
+from accessflow.entrypoints import parking
+from accessflow.entrypoints.observability import Metrics
 from accessflow.entrypoints.retry import Stopping, retry_transient
 from accessflow.logs import get_logger
 from accessflow.settings import Settings
@@ -34,6 +46,7 @@ class OutboxRelay:
         batch_size: int = 2000,
         poll_interval: float = 1.0,
         retention: timedelta = timedelta(hours=1),
+        metrics: Metrics | None = None,
     ) -> None:
         self._settings = settings
         self._batch_size = batch_size
@@ -42,8 +55,14 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._conn: asyncpg.Connection | None = None
         self._producer: AIOKafkaProducer | None = None
+        self._metrics = metrics
+        self._limits = TopicLimits(settings, settings.events_topic)
+        # After the broker refused a batch of several events: send one per batch to find
+        # which (the broker does not say).
+        self._one_per_batch = False
         self.leading = False
         self.published_total = 0
+        self.parked_total = 0
 
     def wake(self) -> None:
         """Publish now: called right after a transaction that wrote events commits."""
@@ -96,23 +115,47 @@ class OutboxRelay:
         return await self._publish_batch(conn, await self._producer_started())
 
     async def _publish_batch(self, conn: asyncpg.Connection, producer: AIOKafkaProducer) -> int:
+        """Publish the oldest events; park what the topic refuses. Returns how many left the
+        outbox (0 when it was empty)."""
         rows = await outbox.fetch_unpublished(conn, self._batch_size)
         if not rows:
             return 0
-        # Everything in record batches per partition, then awaited together: one round trip
-        # per broker batch, not per event.
-        messages = [(row.key.encode(), row.payload) for row in rows]
-        await send_keyed(producer, self._settings.events_topic, messages, CLOUDEVENTS_HEADERS)
-        await outbox.delete_published(conn, [row.id for row in rows])
-        self.published_total += len(rows)
-        return len(rows)
+        # Everything in record batches per partition, one batch after another per
+        # partition, all partitions at once: one round trip per broker batch, not per event.
+        sendable = [row for row in rows if not row.blocked]
+        messages = [(row.key.encode(), row.payload) for row in sendable]
+        report = await send_keyed(
+            producer,
+            self._settings.events_topic,
+            messages,
+            CLOUDEVENTS_HEADERS,
+            self._limits.current,
+            one_per_batch=self._one_per_batch,
+        )
+        self._one_per_batch = report.ambiguous
+        retracted = bool(report.errors) and await self._limits.changed()
+        if retracted:  # judged against a limit an operator has changed: judge again
+            report.retract()
+        if report.broker_refused:
+            # The producer's sequence numbers for that partition moved past the refused
+            # batch: the next batch would be out of order. A fresh producer starts anew (and
+            # reads the topic's limit again, which may be why the broker refused).
+            await self._drop_producer()
+        outcome = parking.settlement(rows, report)
+        schema = self._settings.database_schema
+        parked_ids = await parking.settle(conn, schema, rows, outcome, self._metrics)
+        self.published_total += len(outcome.sent)
+        self.parked_total += len(parked_ids)
+        done = len(outcome.sent) + len(parked_ids)
+        # A refused batch of several events leaves them all in the outbox; the next cycle
+        # (one per batch) finds the culprit, so go on at once rather than idle.
+        return max(done, 1) if report.ambiguous or retracted else done
 
     async def _drain_all(self) -> None:
         """On the way out, publish what is committed; what cannot be now, the next relay will."""
         try:
             conn = await self._connection()
-            producer = await self._producer_started()
-            while await self._publish_batch(conn, producer):
+            while await self._publish_batch(conn, await self._producer_started()):
                 pass
         except Exception as exc:  # nothing is lost: the rows stay unpublished for the next relay
             log.warning("relay.drain_incomplete", error=f"{type(exc).__name__}: {exc}")
@@ -129,7 +172,14 @@ class OutboxRelay:
             producer = make_producer(self._settings)
             await producer.start()
             self._producer = producer
+            await self._limits.read()
         return self._producer
+
+    async def _drop_producer(self) -> None:
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            with contextlib.suppress(Exception):
+                await producer.stop()
 
     async def _reset(self) -> None:
         """Drop the connection (and with it the lease) and the producer after a failure.
@@ -137,12 +187,9 @@ class OutboxRelay:
         A fresh producer also gets a fresh producer id, which is the cure for the fatal
         OutOfOrderSequenceNumber / UnknownProducerId errors.
         """
-        producer, self._producer = self._producer, None
         conn, self._conn = self._conn, None
         self.leading = False
-        if producer is not None:
-            with contextlib.suppress(Exception):
-                await producer.stop()
+        await self._drop_producer()
         if conn is not None:
             # terminate, not close: after a failure the connection may be stuck mid-operation.
             conn.terminate()

@@ -12,6 +12,7 @@ import asyncpg
 from aiokafka.errors import KafkaError
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exponential_jitter
 
+from accessflow.adapters.kafka.errors import is_permanent
 from accessflow.logs import get_logger
 
 T = TypeVar("T")
@@ -29,7 +30,14 @@ _TRANSIENT_SQLSTATE_CLASSES = ("08", "53", "57", "58", "40")
 
 
 def is_transient(exc: BaseException) -> bool:
-    """Outages of the broker or the database: wait and try again, never skip."""
+    """Outages of the broker or the database: wait and try again, never skip.
+
+    A Kafka refusal (too large, invalid record, topic invalid or not authorised) is not an
+    outage: the same send fails the same way forever, so it is raised for the caller to
+    handle (the relay parks a refused event) or to stop on.
+    """
+    if is_permanent(exc):
+        return False
     if isinstance(exc, KafkaError | OSError | asyncio.TimeoutError | ConnectionError):
         return True
     if isinstance(

@@ -8,9 +8,12 @@ from accessflow.adapters.kafka.options import client_options
 from accessflow.settings import Settings
 
 CLOUDEVENTS_HEADERS = [("content-type", b"application/cloudevents+json")]
-#: aiokafka's default, set explicitly: the start-up check (``limits.py``) compares the
-#: event and command budgets with it.
-PRODUCER_MAX_REQUEST_BYTES = 1_048_576
+#: The largest request (and so the largest record) a producer sends: aiokafka's default,
+#: named because the relay checks each event against it before sending and the start-up
+#: check (``limits.py``) compares the event and command budgets with it.
+MAX_REQUEST_SIZE = 1024 * 1024
+#: Records are appended to batches up to this size (one batch per partition in flight).
+MAX_BATCH_SIZE = 256 * 1024
 
 
 def make_producer(settings: Settings, *, linger_ms: int = 5) -> AIOKafkaProducer:
@@ -19,7 +22,7 @@ def make_producer(settings: Settings, *, linger_ms: int = 5) -> AIOKafkaProducer
     return AIOKafkaProducer(
         enable_idempotence=True,
         linger_ms=linger_ms,
-        max_batch_size=256 * 1024,
-        max_request_size=PRODUCER_MAX_REQUEST_BYTES,
+        max_batch_size=MAX_BATCH_SIZE,
+        max_request_size=MAX_REQUEST_SIZE,
         **client_options(settings),
     )

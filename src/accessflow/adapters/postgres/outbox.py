@@ -18,12 +18,15 @@ class OutboxRow:
     event_type: str
     key: str
     payload: bytes
+    #: An earlier event of its key (its request) is parked: this one must wait behind it.
+    blocked: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class OutboxStats:
     backlog: int
     oldest_age_seconds: float
+    parked: int = 0
 
 
 async def try_lead(conn: Conn, schema: str) -> bool:
@@ -39,9 +42,16 @@ async def try_lead(conn: Conn, schema: str) -> bool:
 
 
 async def fetch_unpublished(conn: Conn, limit: int) -> list[OutboxRow]:
+    """The oldest unpublished rows, each saying whether an earlier event of its key is parked.
+
+    The parked-events probe runs only when any event is parked (an init plan checked once):
+    per row it cost a third of the fetch on an empty table.
+    """
     rows = await conn.fetch(
-        "SELECT id, event_id::text, event_type, key, payload FROM outbox "
-        "WHERE published_at IS NULL ORDER BY id LIMIT $1",
+        "SELECT id, event_id::text, event_type, key, payload, "
+        "(SELECT EXISTS (SELECT 1 FROM parked_events)) AND EXISTS ("
+        "  SELECT 1 FROM parked_events p WHERE p.key = o.key AND p.id < o.id) "
+        "FROM outbox o WHERE published_at IS NULL ORDER BY id LIMIT $1",
         limit,
     )
     return [OutboxRow(*row) for row in rows]
@@ -65,8 +75,9 @@ async def delete_marked(conn: Conn, older_than: timedelta) -> int:
 async def stats(conn: Conn) -> OutboxStats:
     row = await conn.fetchrow(
         "SELECT count(*) AS backlog, "
-        "coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8 AS age "
+        "coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8 AS age, "
+        "(SELECT count(*) FROM parked_events) AS parked "
         "FROM outbox WHERE published_at IS NULL"
     )
     assert row is not None
-    return OutboxStats(int(row["backlog"]), float(row["age"]))
+    return OutboxStats(int(row["backlog"]), float(row["age"]), int(row["parked"]))
