@@ -164,6 +164,19 @@ class Settings(BaseSettings):
             raise ValueError("the database URL names no database")
         return value
 
+    @field_validator("kafka_ssl_cafile", "kafka_ssl_certfile", "kafka_ssl_keyfile", mode="before")
+    @classmethod
+    def _unset_if_empty(cls, value: object) -> object:
+        # An exported but empty variable means "not set", not the current directory.
+        return None if value == "" else value
+
+    @field_validator("kafka_ssl_cafile", "kafka_ssl_certfile", "kafka_ssl_keyfile")
+    @classmethod
+    def _readable_file(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"{str(value)!r} is not a file")
+        return value
+
     @field_validator("database_schema")
     @classmethod
     def _check_schema(cls, value: str) -> str:
@@ -200,6 +213,13 @@ class Settings(BaseSettings):
             problems.append(
                 "ACCESSFLOW_KAFKA_SECURITY_PROTOCOL is SASL_* but "
                 "ACCESSFLOW_KAFKA_SASL_MECHANISM is unset"
+            )
+        password_login = self.kafka_sasl_mechanism in ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+        if sasl and password_login and not (self.kafka_sasl_username and self.kafka_sasl_password):
+            # The broker would refuse the login anyway; saying so here names the variables.
+            problems.append(
+                f"ACCESSFLOW_KAFKA_SASL_MECHANISM {self.kafka_sasl_mechanism} needs "
+                "ACCESSFLOW_KAFKA_SASL_USERNAME and ACCESSFLOW_KAFKA_SASL_PASSWORD"
             )
         if problems:
             raise ValueError("; ".join(problems))

@@ -21,6 +21,7 @@ import orjson
 from aiokafka import AIOKafkaProducer
 from pydantic import ValidationError
 
+from accessflow.adapters.kafka.access import start_client
 from accessflow.adapters.kafka.producer import CLOUDEVENTS_HEADERS, make_producer
 from accessflow.domain.create import CreateAssignmentRequest, parse_create_request
 from accessflow.domain.errors import RequestValidationError
@@ -101,7 +102,7 @@ class AccessflowProducer:
         self._started = False
 
     async def __aenter__(self) -> AccessflowProducer:
-        await self._producer.start()
+        await start_client(self._producer, self.settings)
         self._started = True
         return self
 

@@ -11,6 +11,7 @@ import click
 
 from accessflow import __version__, bootstrap
 from accessflow.adapters.connectors_config import ConnectorsConfigError
+from accessflow.adapters.kafka.access import KafkaAccessRefused
 from accessflow.settings import Settings, SettingsError
 
 T = TypeVar("T")
@@ -31,7 +32,17 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """Every subcommand: a broker that refuses us ends it with the reason in one line."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KafkaAccessRefused as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="accessflow")
 def main() -> None:
     """accessflow: Graph-compatible access package assignment requests on Kafka and PostgreSQL."""

@@ -16,6 +16,7 @@ from datetime import timedelta
 import asyncpg
 from aiokafka import AIOKafkaProducer
 
+from accessflow.adapters.kafka.access import start_client
 from accessflow.adapters.kafka.batches import send_keyed
 from accessflow.adapters.kafka.producer import CLOUDEVENTS_HEADERS, make_producer
 from accessflow.adapters.postgres import outbox, pool
@@ -127,7 +128,7 @@ class OutboxRelay:
     async def _producer_started(self) -> AIOKafkaProducer:
         if self._producer is None:
             producer = make_producer(self._settings)
-            await producer.start()
+            await start_client(producer, self._settings)
             self._producer = producer
         return self._producer
 

@@ -12,6 +12,7 @@ import asyncpg
 from aiokafka.errors import KafkaError
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exponential_jitter
 
+from accessflow.adapters.kafka.access import REFUSALS
 from accessflow.logs import get_logger
 
 T = TypeVar("T")
@@ -30,6 +31,8 @@ _TRANSIENT_SQLSTATE_CLASSES = ("08", "53", "57", "58", "40")
 
 def is_transient(exc: BaseException) -> bool:
     """Outages of the broker or the database: wait and try again, never skip."""
+    if isinstance(exc, REFUSALS):  # the broker refused our login or certificate: permanent
+        return False
     if isinstance(exc, KafkaError | OSError | asyncio.TimeoutError | ConnectionError):
         return True
     if isinstance(
