@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
+import asyncpg
 import click
 
 from accessflow import __version__, bootstrap
@@ -33,13 +35,19 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
 
 
 class _Commands(click.Group):
-    """Every subcommand: a broker that refuses us ends it with the reason in one line."""
+    """Every subcommand: a server that refuses us (Kafka's login, a certificate, the database
+    URL's TLS settings) ends it with the reason in one line."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except KafkaAccessRefused as exc:
-            raise click.ClickException(str(exc)) from None
+        except (KafkaAccessRefused, asyncpg.ClientConfigurationError) as exc:
+            raise click.ClickException(str(exc).splitlines()[0]) from None
+        except ssl.SSLCertVerificationError as exc:  # Kafka's are KafkaAccessRefused already
+            raise click.ClickException(
+                f"PostgreSQL: TLS certificate verification failed ({exc.verify_message}); "
+                "check sslrootcert= in ACCESSFLOW_DATABASE_URL"
+            ) from None
 
 
 @click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})

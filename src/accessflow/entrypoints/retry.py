@@ -31,7 +31,9 @@ _TRANSIENT_SQLSTATE_CLASSES = ("08", "53", "57", "58", "40")
 
 def is_transient(exc: BaseException) -> bool:
     """Outages of the broker or the database: wait and try again, never skip."""
-    if isinstance(exc, REFUSALS):  # the broker refused our login or certificate: permanent
+    # The broker refused our login, or a server's certificate failed verification, or the
+    # client's TLS settings are unusable (a missing sslrootcert): waiting changes none of it.
+    if isinstance(exc, (*REFUSALS, asyncpg.ClientConfigurationError)):
         return False
     if isinstance(exc, KafkaError | OSError | asyncio.TimeoutError | ConnectionError):
         return True
