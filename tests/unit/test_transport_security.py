@@ -139,3 +139,17 @@ async def test_a_broker_that_is_away_stays_a_transient_error() -> None:
     with pytest.raises(KafkaConnectionError) as caught:
         await start_client(_FailingClient(error), settings)
     assert caught.value is error
+
+
+@pytest.mark.parametrize(
+    ("query", "problem"),
+    [
+        ("sslmode=verify_full", "sslmode='verify_full' is not one of disable, allow, prefer"),
+        ("sslmode=verify-full&sslrootcert=/nonexistent/ca.pem", "sslrootcert='/nonexistent"),
+    ],
+)
+def test_database_tls_parameters_are_checked_at_start(query: str, problem: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings(database_url=f"postgresql://u:p@db.example.com/accessflow?{query}")
+    assert "ACCESSFLOW_DATABASE_URL:" in str(caught.value)
+    assert problem in str(caught.value)

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 import asyncpg
 import click
+from aiokafka.errors import KafkaConnectionError
 
 from accessflow import __version__, bootstrap
 from accessflow.adapters.connectors_config import ConnectorsConfigError
@@ -43,6 +44,8 @@ class _Commands(click.Group):
             return super().invoke(ctx)
         except (KafkaAccessRefused, asyncpg.ClientConfigurationError) as exc:
             raise click.ClickException(str(exc).splitlines()[0]) from None
+        except KafkaConnectionError as exc:  # the broker is away (a one-shot command: no wait)
+            raise click.ClickException(f"Kafka: {exc}") from None
         except ssl.SSLCertVerificationError as exc:  # Kafka's are KafkaAccessRefused already
             raise click.ClickException(
                 f"PostgreSQL: TLS certificate verification failed ({exc.verify_message}); "

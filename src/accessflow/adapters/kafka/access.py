@@ -105,9 +105,11 @@ async def refusal(settings: Settings) -> str | None:
             try:
                 await _handshake(host, int(port), options)
                 break
-            except KafkaConnectionError as exc:
-                if "closed" not in str(exc):
-                    break  # refused or timed out: the broker is away, not refusing us
+            except (KafkaConnectionError, ConnectionResetError) as exc:
+                # Closed after the connection was accepted (a TLS handshake cut off is a
+                # reset); refused or timed out means the broker is away, not refusing us.
+                if not isinstance(exc, ConnectionResetError) and "closed" not in str(exc):
+                    break
                 closed += 1
                 await asyncio.sleep(0.2)
             except (TimeoutError, KafkaError, OSError) as exc:
