@@ -10,7 +10,7 @@ from __future__ import annotations
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -38,6 +38,20 @@ class KafkaSecurityProtocol(StrEnum):
 
 
 PositiveInt = Annotated[int, Field(gt=0)]
+
+#: libpq's sslmode values, which asyncpg reads from the URL (docs/security.md).
+SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+
+
+def _check_tls_parameters(query: dict[str, list[str]]) -> None:
+    """The database URL's TLS parameters, checked at start rather than at first connect."""
+    for mode in query.get("sslmode", []):
+        if mode not in SSL_MODES:
+            raise ValueError(f"sslmode={mode!r} is not one of {', '.join(SSL_MODES)}")
+    for name in ("sslrootcert", "sslcert", "sslkey"):
+        for path in query.get(name, []):
+            if not Path(path).is_file():
+                raise ValueError(f"{name}={path!r} is not a file")
 
 
 class Settings(BaseSettings):
@@ -170,6 +184,20 @@ class Settings(BaseSettings):
             raise ValueError("the database URL names port 0")
         if not parts.path.strip("/"):
             raise ValueError("the database URL names no database")
+        _check_tls_parameters(parse_qs(parts.query))
+        return value
+
+    @field_validator("kafka_ssl_cafile", "kafka_ssl_certfile", "kafka_ssl_keyfile", mode="before")
+    @classmethod
+    def _unset_if_empty(cls, value: object) -> object:
+        # An exported but empty variable means "not set", not the current directory.
+        return None if value == "" else value
+
+    @field_validator("kafka_ssl_cafile", "kafka_ssl_certfile", "kafka_ssl_keyfile")
+    @classmethod
+    def _readable_file(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"{str(value)!r} is not a file")
         return value
 
     @field_validator("database_schema")
@@ -208,6 +236,13 @@ class Settings(BaseSettings):
             problems.append(
                 "ACCESSFLOW_KAFKA_SECURITY_PROTOCOL is SASL_* but "
                 "ACCESSFLOW_KAFKA_SASL_MECHANISM is unset"
+            )
+        password_login = self.kafka_sasl_mechanism in ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+        if sasl and password_login and not (self.kafka_sasl_username and self.kafka_sasl_password):
+            # The broker would refuse the login anyway; saying so here names the variables.
+            problems.append(
+                f"ACCESSFLOW_KAFKA_SASL_MECHANISM {self.kafka_sasl_mechanism} needs "
+                "ACCESSFLOW_KAFKA_SASL_USERNAME and ACCESSFLOW_KAFKA_SASL_PASSWORD"
             )
         if problems:
             raise ValueError("; ".join(problems))

@@ -20,6 +20,7 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from accessflow.adapters.kafka.options import client_options
 from accessflow.service import commands
 from accessflow.settings import Settings
 
@@ -177,9 +178,7 @@ class E2E:
         messages: Iterable[tuple[bytes | None, bytes | None]],
         headers: list[tuple[str, bytes]] | None = None,
     ) -> None:
-        producer = AIOKafkaProducer(
-            bootstrap_servers=self.settings.kafka_bootstrap_servers, enable_idempotence=True
-        )
+        producer = AIOKafkaProducer(enable_idempotence=True, **client_options(self.settings))
         await producer.start()
         try:
             futures = [
@@ -195,9 +194,7 @@ class E2E:
 
     async def read(self, topic: str) -> list[Any]:
         """Every record of ``topic``, from the beginning to its end as of now."""
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.settings.kafka_bootstrap_servers, enable_auto_commit=False
-        )
+        consumer = AIOKafkaConsumer(enable_auto_commit=False, **client_options(self.settings))
         await consumer.start()
         try:
             partitions = [

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 
 import asyncpg
 import pytest
-from aiokafka.errors import KafkaConnectionError, NotLeaderForPartitionError
+from aiokafka.errors import (
+    KafkaConnectionError,
+    NotLeaderForPartitionError,
+    SaslAuthenticationFailed,
+    UnsupportedSaslMechanismError,
+)
 
+from accessflow.adapters.kafka.access import KafkaAccessRefused
 from accessflow.entrypoints.retry import Stopping, is_transient, retry_transient
 
 
@@ -45,6 +52,23 @@ def test_outages_are_transient(error: Exception) -> None:
     ids=type,
 )
 def test_bugs_and_constraint_violations_are_not_transient(error: Exception) -> None:
+    assert not is_transient(error)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        SaslAuthenticationFailed("invalid credentials"),
+        UnsupportedSaslMechanismError("PLAIN only"),
+        ssl.SSLCertVerificationError(1, "certificate verify failed"),
+        KafkaAccessRefused("Kafka at …: SASL authentication failed"),
+        asyncpg.ClientConfigurationError('root certificate file "…" does not exist'),
+    ],
+    ids=type,
+)
+def test_refused_logins_and_certificates_are_not_transient(error: Exception) -> None:
+    """Kafka errors and OSErrors are outages as a rule; these are not: a retry would loop
+    forever on a configuration error."""
     assert not is_transient(error)
 
 

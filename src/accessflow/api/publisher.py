@@ -21,6 +21,7 @@ from aiokafka.errors import KafkaError
 from opentelemetry import trace
 
 from accessflow import tracing
+from accessflow.adapters.kafka.access import KafkaAccessRefused, start_client
 from accessflow.adapters.kafka.options import client_options
 from accessflow.adapters.kafka.producer import CLOUDEVENTS_HEADERS, MAX_REQUEST_SIZE
 from accessflow.api.errors import ApiError, service_unavailable
@@ -94,7 +95,11 @@ class Publisher:
                 **client_options(self._settings),
             )
             try:
-                await asyncio.wait_for(producer.start(), self._timeout)
+                await asyncio.wait_for(start_client(producer, self._settings), self._timeout)
+            except KafkaAccessRefused as exc:  # a configuration error: says so on every try
+                log.error("api.kafka_refused", error=str(exc))
+                await producer.stop()
+                return False
             except (KafkaError, OSError, TimeoutError) as exc:
                 log.warning("api.kafka_unavailable", error=str(exc))
                 await producer.stop()

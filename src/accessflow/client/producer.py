@@ -21,6 +21,7 @@ import orjson
 from aiokafka import AIOKafkaProducer
 from pydantic import ValidationError
 
+from accessflow.adapters.kafka.access import start_client
 from accessflow.adapters.kafka.limits import check_topic_limits, command_budget
 from accessflow.adapters.kafka.producer import CLOUDEVENTS_HEADERS, make_producer
 from accessflow.domain.codes import ReasonCode
@@ -105,7 +106,7 @@ class AccessflowProducer:
     async def __aenter__(self) -> AccessflowProducer:
         """Start the producer; TopicLimitError when the commands topic would refuse commands
         of ``ACCESSFLOW_MAX_COMMAND_BYTES`` (docs/security.md, Limits)."""
-        await self._producer.start()
+        await start_client(self._producer, self.settings)
         try:
             await check_topic_limits(self.settings, [command_budget(self.settings)])
         except BaseException:

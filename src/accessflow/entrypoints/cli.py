@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
+import asyncpg
 import click
+from aiokafka.errors import KafkaConnectionError
 
 from accessflow import __version__, bootstrap
 from accessflow.adapters.connectors_config import ConnectorsConfigError
+from accessflow.adapters.kafka.access import KafkaAccessRefused
 from accessflow.adapters.kafka.limits import TopicLimitError
 from accessflow.settings import Settings, SettingsError
 
@@ -35,7 +39,25 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
         raise click.ClickException(str(exc)) from None
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """Every subcommand: a server that refuses us (Kafka's login, a certificate, the database
+    URL's TLS settings) ends it with the reason in one line."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (KafkaAccessRefused, asyncpg.ClientConfigurationError) as exc:
+            raise click.ClickException(str(exc).splitlines()[0]) from None
+        except KafkaConnectionError as exc:  # the broker is away (a one-shot command: no wait)
+            raise click.ClickException(f"Kafka: {exc}") from None
+        except ssl.SSLCertVerificationError as exc:  # Kafka's are KafkaAccessRefused already
+            raise click.ClickException(
+                f"PostgreSQL: TLS certificate verification failed ({exc.verify_message}); "
+                "check sslrootcert= in ACCESSFLOW_DATABASE_URL"
+            ) from None
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="accessflow")
 def main() -> None:
     """accessflow: Graph-compatible access package assignment requests on Kafka and PostgreSQL."""

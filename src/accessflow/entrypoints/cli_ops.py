@@ -21,6 +21,7 @@ import orjson
 from aiokafka import ConsumerRecord
 from aiokafka.errors import KafkaError
 
+from accessflow.adapters.kafka.access import start_client
 from accessflow.adapters.kafka.dlq import DLQ_HEADER_PREFIXES
 from accessflow.adapters.kafka.producer import CLOUDEVENTS_HEADERS, make_producer
 from accessflow.adapters.kafka.reading import TopicNotFoundError, follow, read_to_end
@@ -244,7 +245,7 @@ def dlq_replay(
 
 async def _republish(settings: Settings, entries: list[DlqEntry]) -> None:
     producer = make_producer(settings)
-    await producer.start()
+    await start_client(producer, settings)
     try:
         # Sent in DLQ order, one idempotent producer: one key's commands keep their order.
         futures = [

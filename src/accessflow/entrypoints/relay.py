@@ -25,6 +25,7 @@ from datetime import timedelta
 import asyncpg
 from aiokafka import AIOKafkaProducer
 
+from accessflow.adapters.kafka.access import start_client
 from accessflow.adapters.kafka.batches import send_keyed
 from accessflow.adapters.kafka.limits import TopicLimits
 from accessflow.adapters.kafka.producer import CLOUDEVENTS_HEADERS, make_producer
@@ -170,7 +171,7 @@ class OutboxRelay:
     async def _producer_started(self) -> AIOKafkaProducer:
         if self._producer is None:
             producer = make_producer(self._settings)
-            await producer.start()
+            await start_client(producer, self._settings)
             self._producer = producer
             await self._limits.read()
         return self._producer

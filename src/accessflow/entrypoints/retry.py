@@ -12,6 +12,7 @@ import asyncpg
 from aiokafka.errors import KafkaError
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exponential_jitter
 
+from accessflow.adapters.kafka.access import REFUSALS
 from accessflow.adapters.kafka.errors import is_permanent
 from accessflow.logs import get_logger
 
@@ -34,9 +35,11 @@ def is_transient(exc: BaseException) -> bool:
 
     A Kafka refusal (too large, invalid record, topic invalid or not authorised) is not an
     outage: the same send fails the same way forever, so it is raised for the caller to
-    handle (the relay parks a refused event) or to stop on.
+    handle (the relay parks a refused event) or to stop on. Nor is a refused login, a
+    server certificate that fails verification, or unusable client TLS settings (a missing
+    sslrootcert): waiting changes none of it.
     """
-    if is_permanent(exc):
+    if is_permanent(exc) or isinstance(exc, (*REFUSALS, asyncpg.ClientConfigurationError)):
         return False
     if isinstance(exc, KafkaError | OSError | asyncio.TimeoutError | ConnectionError):
         return True

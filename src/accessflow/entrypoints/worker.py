@@ -17,6 +17,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError, IllegalStateError
 
+from accessflow.adapters.kafka.access import start_client
 from accessflow.adapters.kafka.dlq import DeadLetter, send_dead_letters
 from accessflow.adapters.kafka.options import client_options
 from accessflow.adapters.kafka.producer import make_producer
@@ -91,8 +92,14 @@ class Worker:
         )
         consumer.subscribe([self._settings.commands_topic], listener=_Listener(self))
         dlq = make_producer(self._settings, linger_ms=0)
-        await retry_transient(consumer.start, what="consumer.start", stop=stop)
-        await retry_transient(dlq.start, what="dlq.start", stop=stop)
+        # A broker that is away is waited for; one that refuses us (KafkaAccessRefused) ends
+        # the start at once with the reason.
+        await retry_transient(
+            lambda: start_client(consumer, self._settings), what="consumer.start", stop=stop
+        )
+        await retry_transient(
+            lambda: start_client(dlq, self._settings), what="dlq.start", stop=stop
+        )
         self.health.kafka_connected = True
         try:
             await self._loop(consumer, dlq, stop)

@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
+from accessflow.adapters.kafka.access import start_client
 from accessflow.adapters.kafka.options import client_options
 from accessflow.settings import Settings
 
@@ -41,7 +42,7 @@ async def assigned_consumer(
         auto_offset_reset="earliest",
         **client_options(settings),
     )
-    await consumer.start()
+    await start_client(consumer, settings)
     try:
         partitions = [TopicPartition(topic, p) for p in sorted(await _partitions(consumer, topic))]
         consumer.assign(partitions)

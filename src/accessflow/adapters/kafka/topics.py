@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError, for_code
 
+from accessflow.adapters.kafka.access import start_client
 from accessflow.adapters.kafka.options import client_options
 from accessflow.settings import Settings
 
@@ -29,7 +30,7 @@ async def ensure_topics(settings: Settings) -> list[TopicState]:
     adding partitions to a keyed topic would move requests between partitions).
     """
     admin = AIOKafkaAdminClient(**client_options(settings))
-    await admin.start()
+    await start_client(admin, settings)
     try:
         wanted = topic_names(settings)
         existing = set(await admin.list_topics())
