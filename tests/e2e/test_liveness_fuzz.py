@@ -256,7 +256,8 @@ class Pipeline:
         await asyncio.gather(*futures)
 
     async def probe(self) -> None:
-        """A normal create after the batch: delivered, and no event left unpublished."""
+        """A normal create after the batch: delivered, no event left unpublished, and no
+        record left unconsumed."""
         command = self.e2e.create_command(self.e2e.user_id(len(self.probes)))
         self.probes.append(command["subject"])
         topic = self.e2e.settings.commands_topic
@@ -281,12 +282,12 @@ class Pipeline:
         deadline = time.monotonic() + PROBE_SECONDS
         while True:
             committed = await self.admin.list_consumer_group_offsets(settings.consumer_group_id)
-            ends = await self.ends.end_offsets(list(committed) or self.partitions)
+            done = {tp: meta.offset for tp, meta in committed.items()}
+            ends = await self.ends.end_offsets(self.partitions)
             behind = [
-                (tp.partition, end - (committed[tp].offset if tp in committed else 0))
+                (tp.partition, end - done.get(tp, 0))
                 for tp, end in ends.items()
-                if tp.topic == settings.commands_topic
-                and end > (committed[tp].offset if tp in committed else 0)
+                if end > done.get(tp, 0)
             ]
             if not behind or time.monotonic() > deadline:
                 return behind
