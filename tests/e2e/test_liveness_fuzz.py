@@ -37,7 +37,7 @@ from hypothesis import strategies as st
 from accessflow.service.commands import COMMAND_TYPES
 
 EXAMPLES = int(25 * float(os.environ.get("ACCESSFLOW_FUZZ_SCALE", "1")))
-EXPLICIT = 5  # the @example batches below
+EXPLICIT = 6  # the @example batches below
 PROBES = EXAMPLES + EXPLICIT + 5  # a probe user per batch (each asks once), and a margin
 FUZZ_USERS = 20  # users the generated creates name (real ones, so their data reaches SQL)
 MAX_COMMAND_BYTES = 1_048_576  # the worker's default max_command_bytes
@@ -341,9 +341,13 @@ def huge_create(size: int, *, compressed: bool) -> FuzzRecord:
     return FuzzRecord(orjson.dumps(envelope), compressed=compressed, what="huge create")
 
 
-def nul_create() -> FuzzRecord:
-    envelope = create_envelope(fuzz_user(1), justification="before\x00after")
-    return FuzzRecord(orjson.dumps(envelope), what="create, NUL in justification")
+def nul_create(where: str) -> FuzzRecord:
+    envelope = create_envelope(fuzz_user(1))
+    if where == "justification":
+        envelope["data"]["request"]["justification"] = "before\x00after"
+    else:  # the command's id: a rejection of the command is keyed by it
+        envelope["id"] = "\u00a4\x00\U000328b2"
+    return FuzzRecord(orjson.dumps(envelope), what=f"create, NUL in {where}")
 
 
 def test_no_record_stops_the_pipeline(pipeline: Pipeline) -> None:
@@ -353,7 +357,8 @@ def test_no_record_stops_the_pipeline(pipeline: Pipeline) -> None:
     @example(batch=[FuzzRecord(b"x" * (PLAIN_LIMIT - 100), what="just under the limit")])
     @example(batch=[gzip_of(MAX_COMMAND_BYTES + 1)])
     @example(batch=[gzip_of(INFLATED_LIMIT)])
-    @example(batch=[nul_create()])
+    @example(batch=[nul_create("justification")])
+    @example(batch=[nul_create("id")])
     @example(batch=[huge_create(PLAIN_LIMIT, compressed=False)])
     @given(batch=batches)
     @settings(
