@@ -13,13 +13,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeAlias
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError, IllegalStateError
 
-from accessflow.adapters.kafka.dlq import DeadLetter, send_dead_letters
+from accessflow.adapters.kafka.dlq import DeadLetter
 from accessflow.adapters.kafka.options import client_options
-from accessflow.adapters.kafka.producer import make_producer
+from accessflow.entrypoints.dead_letters import DeadLetterWriter
 from accessflow.entrypoints.observability import Health, Metrics
 from accessflow.entrypoints.retry import Stopping, retry_transient
 from accessflow.logs import get_logger
@@ -83,6 +83,10 @@ class Worker:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=self._settings.max_poll_records,
+            # Bounds what one fetch holds before decompression; each record batch is
+            # inflated whole when read (docs/operations.md, Memory bounds of a fetch).
+            fetch_max_bytes=self._settings.consumer_fetch_max_bytes,
+            max_partition_fetch_bytes=self._settings.consumer_max_partition_fetch_bytes,
             group_instance_id=self._settings.consumer_instance_id,
             session_timeout_ms=self._settings.consumer_session_timeout_ms,
             heartbeat_interval_ms=self._settings.consumer_heartbeat_interval_ms,
@@ -90,11 +94,11 @@ class Worker:
             **client_options(self._settings),
         )
         consumer.subscribe([self._settings.commands_topic], listener=_Listener(self))
-        dlq = make_producer(self._settings, linger_ms=0)
-        await retry_transient(consumer.start, what="consumer.start", stop=stop)
-        await retry_transient(dlq.start, what="dlq.start", stop=stop)
-        self.health.kafka_connected = True
+        dlq = DeadLetterWriter(self._settings, self._metrics)
         try:
+            await dlq.start(stop)
+            await retry_transient(consumer.start, what="consumer.start", stop=stop)
+            self.health.kafka_connected = True
             await self._loop(consumer, dlq, stop)
         except Stopping:
             pass
@@ -106,7 +110,7 @@ class Worker:
             self.health.kafka_connected = False
 
     async def _loop(
-        self, consumer: AIOKafkaConsumer, dlq: AIOKafkaProducer, stop: asyncio.Event
+        self, consumer: AIOKafkaConsumer, dlq: DeadLetterWriter, stop: asyncio.Event
     ) -> None:
         while not stop.is_set():
             batch = await consumer.getmany(timeout_ms=500)
@@ -156,7 +160,7 @@ class Worker:
     async def _handle(
         self,
         consumer: AIOKafkaConsumer,
-        dlq: AIOKafkaProducer,
+        dlq: DeadLetterWriter,
         work: dict[TopicPartition, list[Record]],
         stop: asyncio.Event,
     ) -> None:
@@ -167,15 +171,8 @@ class Worker:
         self.health.database_ok = True
         if result.committed_effects:
             self._on_committed()
-        letters = result.dead_letters
-        if letters:
-            await retry_transient(
-                lambda: send_dead_letters(dlq, self._settings.dlq_topic, letters),
-                what="dlq.send",
-                stop=stop,
-            )
-            for letter in letters:
-                self._metrics.dead_lettered.labels(letter.code).inc()
+        if result.dead_letters:
+            await dlq.write(result.dead_letters, stop)
         await self._commit(consumer, {tp: recs[-1].offset + 1 for tp, recs in work.items()})
 
     async def _commit(self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
