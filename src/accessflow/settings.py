@@ -76,7 +76,7 @@ class Settings(BaseSettings):
     consumer_heartbeat_interval_ms: Annotated[int, Field(ge=100)] = 3_000
     max_poll_records: PositiveInt = 500
     # What one fetch may bring, compressed (docs/operations.md, Memory bounds of a fetch).
-    consumer_fetch_max_bytes: PositiveInt = 16 * 1_048_576
+    consumer_fetch_max_bytes: PositiveInt = 8 * 1_048_576
     consumer_max_partition_fetch_bytes: PositiveInt = 1_048_576
     max_command_bytes: PositiveInt = 1_048_576
     shutdown_timeout_seconds: Annotated[float, Field(gt=0)] = 30.0

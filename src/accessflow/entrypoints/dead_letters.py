@@ -14,7 +14,6 @@ import asyncio
 import functools
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
 
 from accessflow.adapters.kafka.dlq import (
     MIN_DLQ_RECORD_BYTES,
@@ -27,6 +26,7 @@ from accessflow.adapters.kafka.dlq import (
 from accessflow.adapters.kafka.errors import is_destination_refusal
 from accessflow.adapters.kafka.limits import (
     BROKER_DEFAULT_MAX_MESSAGE_BYTES,
+    TopicLimitsUnavailableError,
     topic_limits,
 )
 from accessflow.adapters.kafka.producer import MAX_REQUEST_BYTES, make_producer
@@ -69,7 +69,7 @@ class DeadLetterWriter:
                 lambda: topic_limits(self._settings, topic), what="dlq.limits", stop=stop
             )
             topic_max = limits.max_message_bytes
-        except KafkaError as exc:  # a permanent refusal (e.g. no DescribeConfigs right)
+        except TopicLimitsUnavailableError as exc:
             topic_max = BROKER_DEFAULT_MAX_MESSAGE_BYTES
             log.warning("dlq.limits_unknown", topic=topic, error=repr(exc), assumed=topic_max)
         limit = min(MAX_REQUEST_BYTES, topic_max)

@@ -15,6 +15,10 @@ from accessflow.settings import Settings
 BROKER_DEFAULT_MAX_MESSAGE_BYTES = 1_048_588
 
 
+class TopicLimitsUnavailableError(Exception):
+    """The broker answered but would not describe the topic (missing, not authorised)."""
+
+
 @dataclass(frozen=True, slots=True)
 class TopicLimits:
     name: str
@@ -24,7 +28,8 @@ class TopicLimits:
 
 async def topic_limits(settings: Settings, topic: str) -> TopicLimits:
     """The topic's ``max.message.bytes`` and ``compression.type`` as the broker has them
-    (KafkaError when the broker cannot be asked, e.g. no DescribeConfigs permission)."""
+    (KafkaError when the broker cannot be reached; TopicLimitsUnavailableError when it
+    will not describe the topic, e.g. it does not exist or DescribeConfigs is not allowed)."""
     admin = AIOKafkaAdminClient(**client_options(settings))
     await admin.start()
     try:
@@ -38,7 +43,8 @@ async def topic_limits(settings: Settings, topic: str) -> TopicLimits:
     for response in responses:
         for error_code, message, _type, name, configs in response.resources:
             if error_code:
-                raise for_code(error_code)(f"describing topic {name}: {message}")
+                error = for_code(error_code).__name__
+                raise TopicLimitsUnavailableError(f"describing topic {name}: {error} {message}")
             entries.update({entry[0]: entry[1] for entry in configs})
     return TopicLimits(
         topic,

@@ -18,6 +18,14 @@ class TopicState:
     created: bool
 
 
+#: Per-topic settings accessflow creates topics with. The commands topic stores records
+#: uncompressed: the broker then refuses a compressed batch whose records, inflated, exceed
+#: max.message.bytes, so no command can inflate in the worker's memory past that bound
+#: (docs/operations.md, Memory bounds of a fetch).
+def topic_configs(settings: Settings) -> dict[str, dict[str, str]]:
+    return {settings.commands_topic: {"compression.type": "uncompressed"}}
+
+
 def topic_names(settings: Settings) -> list[str]:
     return [settings.commands_topic, settings.events_topic, settings.dlq_topic]
 
@@ -35,12 +43,14 @@ async def ensure_topics(settings: Settings) -> list[TopicState]:
         existing = set(await admin.list_topics())
         missing = [name for name in wanted if name not in existing]
         if missing:
+            configs = topic_configs(settings)
             response = await admin.create_topics(
                 [
                     NewTopic(
                         name,
                         num_partitions=settings.topic_partitions,
                         replication_factor=settings.topic_replication_factor,
+                        topic_configs=configs.get(name),
                     )
                     for name in missing
                 ]

@@ -1,0 +1,47 @@
+"""The commands topic accessflow creates refuses a batch that would inflate past its limit,
+and the limits the worker reads at start are the broker's."""
+
+from __future__ import annotations
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import MessageSizeTooLargeError
+
+from accessflow.adapters.kafka.errors import is_permanent_producer_error
+from accessflow.adapters.kafka.limits import (
+    BROKER_DEFAULT_MAX_MESSAGE_BYTES,
+    TopicLimitsUnavailableError,
+    topic_limits,
+)
+from accessflow.adapters.kafka.topics import ensure_topics
+from accessflow.settings import Settings
+
+
+async def test_the_commands_topic_is_uncompressed_so_the_broker_bounds_inflation(
+    settings: Settings,
+) -> None:
+    await ensure_topics(settings)
+    commands = await topic_limits(settings, settings.commands_topic)
+    dlq = await topic_limits(settings, settings.dlq_topic)
+    assert commands.compression_type == "uncompressed"
+    assert dlq.max_message_bytes == BROKER_DEFAULT_MAX_MESSAGE_BYTES
+
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        compression_type="gzip",
+        max_request_size=64 * 1024 * 1024,
+    )
+    await producer.start()
+    try:
+        # 60 MB of one byte gzips to about 60 KB: the broker inflates it to store it
+        # uncompressed, finds it over max.message.bytes and refuses it for good.
+        with pytest.raises(MessageSizeTooLargeError) as refused:
+            await producer.send_and_wait(settings.commands_topic, b"x" * 60_000_000)
+        assert is_permanent_producer_error(refused.value)
+    finally:
+        await producer.stop()
+
+
+async def test_a_topic_the_broker_does_not_know_has_no_limits(settings: Settings) -> None:
+    with pytest.raises(TopicLimitsUnavailableError, match="does-not-exist"):
+        await topic_limits(settings, f"{settings.commands_topic}.does-not-exist")
