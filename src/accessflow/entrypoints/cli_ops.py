@@ -24,6 +24,7 @@ from aiokafka.errors import KafkaError
 from accessflow.adapters.kafka.dlq import DLQ_HEADER_PREFIXES
 from accessflow.adapters.kafka.producer import CLOUDEVENTS_HEADERS, make_producer
 from accessflow.adapters.kafka.reading import TopicNotFoundError, follow, read_to_end
+from accessflow.service.dead_letters import REFERENCE_HEADER
 from accessflow.settings import Settings
 
 T = TypeVar("T")
@@ -81,6 +82,9 @@ class DlqEntry:
     key: bytes | None
     value: bytes | None
     headers: tuple[tuple[str, bytes], ...]  # the original's own, DLQ headers removed
+    # A reference stands for a record too large to copy: its value is a JSON document
+    # (docs/contract.md), not the original bytes, so it cannot be replayed.
+    reference: bool = False
 
     @classmethod
     def from_record(cls, record: ConsumerRecord) -> DlqEntry:
@@ -99,7 +103,17 @@ class DlqEntry:
             headers=tuple(
                 (k, v) for k, v in record.headers if not k.startswith(DLQ_HEADER_PREFIXES)
             ),
+            reference=dlq.get(REFERENCE_HEADER) == b"true",
         )
+
+    def reference_document(self) -> dict[str, Any] | None:
+        if not self.reference:
+            return None
+        try:
+            document = orjson.loads(self.value or b"")
+        except orjson.JSONDecodeError:
+            return None
+        return document if isinstance(document, dict) else None
 
     def replay_headers(self) -> list[tuple[str, bytes]]:
         # The contract puts content-type on every command; the DLQ may not have kept it.
@@ -121,10 +135,18 @@ class DlqEntry:
             "headers": {k: _text(v) for k, v in self.headers},
             "preview": _preview(self.value),
             "valueBase64": None if self.value is None else base64.b64encode(self.value).decode(),
+            "reference": self.reference_document() if self.reference else None,
         }
 
     def as_line(self) -> str:
         original = f"{self.original_topic}[{self.original_partition}]@{self.original_offset}"
+        if self.reference:
+            document = self.reference_document() or {}
+            return (
+                f"{self.partition}/{self.offset}  {self.code}  REFERENCE to {original}  "
+                f"key={_text(self.key)}  {document.get('sizeBytes', '?')} bytes  "
+                f"sha256={document.get('sha256', '?')}  {self.message}  (not replayable)"
+            )
         return (
             f"{self.partition}/{self.offset}  {self.code}  from {original}  "
             f"key={_text(self.key)}  {self.message}  {_preview(self.value)}"
@@ -231,7 +253,17 @@ def dlq_replay(
     if selection.empty and not all_:
         raise click.UsageError("select entries with a filter (--code, --key, …) or --all")
     settings = _settings(ctx)
-    entries = _run(_select(settings, selection, None))
+    selected = _run(_select(settings, selection, None))
+    entries = [entry for entry in selected if not entry.reference]
+    for entry in selected:
+        if entry.reference:
+            click.echo(f"not replayable: {entry.as_line()}", err=True)
+    if selected and not entries:
+        raise click.ClickException(
+            f"nothing to replay: the {len(selected)} selected DLQ entries are references to "
+            "records too large for the DLQ, whose original bytes are not in the DLQ (read "
+            "them from the original topic at the offset shown, while it retains them)"
+        )
     if dry_run:
         _echo_entries(entries, _as_json(False))
         click.echo(f"would replay {len(entries)} message(s) to {settings.commands_topic}")
