@@ -19,9 +19,10 @@ from typing import IO, Any
 
 import click
 import orjson
+from aiokafka.errors import KafkaError
 
 from accessflow.client.http_cli import approvals, requests
-from accessflow.client.producer import AccessflowProducer, NewRequest
+from accessflow.client.producer import AccessflowProducer, CommandRefusedError, NewRequest
 from accessflow.client.subscriber import subscription, terminal_states
 from accessflow.domain.create import parse_create_request
 from accessflow.domain.errors import RequestValidationError
@@ -183,9 +184,14 @@ def submit(
     valid = [item for item in items if item.new is not None]
     as_json = json_ or not sys.stdout.isatty()
     settings = _settings(ctx)
-    unfinished = asyncio.run(
-        _submit(settings, valid, chunk_size, as_json, wait=wait, until=until, wait_s=timeout)
-    )
+    try:
+        unfinished = asyncio.run(
+            _submit(settings, valid, chunk_size, as_json, wait=wait, until=until, wait_s=timeout)
+        )
+    except CommandRefusedError as exc:  # permanent: sending again would not help
+        raise click.ClickException(f"Kafka refused the command: {exc}") from None
+    except KafkaError as exc:  # aiokafka already retried within its request timeout
+        raise click.ClickException(f"Kafka: {exc!r}") from None
     if unfinished:
         raise click.ClickException(
             f"timed out after {timeout}s: {unfinished} request(s) reached no terminal state"

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Iterable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -21,6 +21,7 @@ import orjson
 from aiokafka import AIOKafkaProducer
 from pydantic import ValidationError
 
+from accessflow.adapters.kafka.errors import is_permanent_producer_error, refusal_reason
 from accessflow.adapters.kafka.producer import CLOUDEVENTS_HEADERS, make_producer
 from accessflow.domain.create import CreateAssignmentRequest, parse_create_request
 from accessflow.domain.errors import RequestValidationError
@@ -38,6 +39,20 @@ from accessflow.settings import Settings
 DEFAULT_SOURCE = "urn:accessflow:client"
 
 CreateBody = Mapping[str, Any] | CreateAssignmentRequest
+
+
+class CommandRefusedError(Exception):
+    """Kafka refused a command for good (too large, not authorised, no such topic): sending
+    it again cannot succeed, so it is not retried. Nothing of it was produced."""
+
+
+async def _acknowledged(future: Awaitable[Any], topic: str) -> None:
+    try:
+        await future
+    except Exception as exc:
+        if is_permanent_producer_error(exc):
+            raise CommandRefusedError(refusal_reason(exc, topic)) from exc
+        raise
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,17 +130,24 @@ class AccessflowProducer:
             self._started = False
             await self._producer.stop()
 
-    async def _send(self, command: dict[str, Any]) -> asyncio.Future[Any]:
-        """Queue one command (keyed by its request id); the future resolves on the ack."""
+    async def _send(self, command: dict[str, Any]) -> asyncio.Future[None]:
+        """Queue one command (keyed by its request id); the future resolves on the ack.
+        Raises CommandRefusedError when Kafka will never take it."""
         if not self._started:
             raise RuntimeError("use the producer inside `async with AccessflowProducer(…)`")
-        future: asyncio.Future[Any] = await self._producer.send(
-            self.settings.commands_topic,
-            orjson.dumps(command),
-            key=command["subject"].encode(),
-            headers=CLOUDEVENTS_HEADERS,
-        )
-        return future
+        topic = self.settings.commands_topic
+        try:
+            future = await self._producer.send(
+                topic,
+                orjson.dumps(command),
+                key=command["subject"].encode(),
+                headers=CLOUDEVENTS_HEADERS,
+            )
+        except Exception as exc:  # send() itself refuses a record over max_request_size
+            if is_permanent_producer_error(exc):
+                raise CommandRefusedError(refusal_reason(exc, topic)) from exc
+            raise
+        return asyncio.ensure_future(_acknowledged(future, topic))
 
     async def send_command(self, command: dict[str, Any]) -> None:
         """Validate and produce an already-built command (``command_envelope``), then await

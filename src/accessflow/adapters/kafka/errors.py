@@ -54,3 +54,14 @@ def is_too_large(exc: BaseException) -> bool:
         | errors.RecordTooLargeError
         | errors.RecordListTooLargeError,
     )
+
+
+def refusal_reason(exc: BaseException, topic: str) -> str:
+    """One line that says what an operator or a caller can do about a permanent refusal."""
+    if is_too_large(exc):
+        return f"the record is larger than {topic} accepts ({type(exc).__name__})"
+    if isinstance(
+        exc, errors.TopicAuthorizationFailedError | errors.ClusterAuthorizationFailedError
+    ):
+        return f"this principal is not authorised to write to {topic} ({type(exc).__name__})"
+    return f"{topic} refuses the record: {exc!r}"
