@@ -118,6 +118,7 @@ class DeadLetterWriter:
             error=repr(error),
         )
         if item.reference or is_destination_refusal(error):
+            log.error("dlq.unwritable", topic=self._settings.dlq_topic, error=repr(error))
             raise DeadLetterQueueUnwritableError(
                 f"the DLQ topic {self._settings.dlq_topic} refuses dead letters ({error!r}); "
                 "the poll is left uncommitted and is read again once the DLQ accepts writes"
