@@ -39,10 +39,12 @@ def _near_limit() -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
     return key, value, headers
 
 
-async def _produce_gzip(e2e, records: list[tuple[bytes, bytes, list[tuple[str, bytes]]]]) -> None:
+async def _produce_compressed(
+    e2e, records: list[tuple[bytes, bytes, list[tuple[str, bytes]]]], codec: str = "gzip"
+) -> None:
     producer = AIOKafkaProducer(
         bootstrap_servers=e2e.settings.kafka_bootstrap_servers,
-        compression_type="gzip",
+        compression_type=codec,
         max_request_size=INFLATED + 1024,
     )
     await producer.start()
@@ -57,12 +59,14 @@ async def _produce_gzip(e2e, records: list[tuple[bytes, bytes, list[tuple[str, b
 
 async def test_records_too_large_for_the_dlq_are_referenced_and_the_worker_moves_on(e2e) -> None:
     await _commands_topic_keeping_compression(e2e)
-    e2e.prepare(e2e.catalog(1))
+    e2e.prepare(e2e.catalog(2))
     inflating = b'{"pad": "' + b"x" * INFLATED + b'"}'
     near = _near_limit()
-    await _produce_gzip(e2e, [(b"inflating", inflating, []), near])
-    good = e2e.create_command(e2e.user_id(0))
+    await _produce_compressed(e2e, [(b"inflating", inflating, []), near])
+    good, zstd = e2e.create_command(e2e.user_id(0)), e2e.create_command(e2e.user_id(1))
     await e2e.produce_commands([good])
+    # Any codec a producer may use is read (aiokafka needs cramjam for all but gzip).
+    await _produce_compressed(e2e, [(zstd["subject"].encode(), orjson.dumps(zstd), [])], "zstd")
     worker = e2e.start_worker("--burst")
     assert worker.wait(timeout=120) == 0  # burst ends only once every offset is committed
 
@@ -83,8 +87,10 @@ async def test_records_too_large_for_the_dlq_are_referenced_and_the_worker_moves
     near_document = orjson.loads(references[b"near-limit"].value)
     assert (near_document["errorCode"], near_document["headerNames"]) == ("NotJson", ["x-pad"])
 
-    delivered = e2e.by_request(await e2e.events())[good["subject"]]
-    assert [e["data"]["state"] for e in delivered] == ["submitted", "delivering", "delivered"]
+    by_request = e2e.by_request(await e2e.events())
+    for command in (good, zstd):
+        states = [e["data"]["state"] for e in by_request[command["subject"]]]
+        assert states == ["submitted", "delivering", "delivered"]
     assert await _committed(e2e) == await _ends(e2e)
     assert any(line["event"] == "dlq.reference_written" for line in worker.lines())
 
@@ -113,3 +119,20 @@ async def _committed(e2e) -> dict[int, int]:
         return out
     finally:
         await consumer.stop()
+
+
+async def test_a_worker_refuses_to_start_on_a_dlq_that_cannot_hold_a_reference(e2e) -> None:
+    """Better no worker than one whose dead letters could not be written."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=e2e.settings.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        configs = {"max.message.bytes": "10000"}
+        await admin.create_topics([NewTopic(e2e.settings.dlq_topic, 1, 1, topic_configs=configs)])
+    finally:
+        await admin.close()
+    e2e.prepare(e2e.catalog(1))
+    worker = e2e.start_worker("--burst")
+    assert worker.wait(timeout=120) == 1
+    last = worker.log.read_text(encoding="utf-8").splitlines()[-1]
+    assert last.startswith(f"Error: the DLQ topic {e2e.settings.dlq_topic} accepts records")
+    assert "at most 10000 bytes" in last
