@@ -1,5 +1,5 @@
 """The commands topic accessflow creates refuses a batch that would inflate past its limit,
-and the limits the worker reads at start are the broker's."""
+and what the worker reads of the topics at start is the broker's."""
 
 from __future__ import annotations
 
@@ -7,13 +7,8 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import MessageSizeTooLargeError
 
-from accessflow.adapters.kafka.errors import is_permanent_producer_error
-from accessflow.adapters.kafka.limits import (
-    BROKER_DEFAULT_MAX_MESSAGE_BYTES,
-    TopicLimitsUnavailableError,
-    topic_limits,
-)
-from accessflow.adapters.kafka.topics import ensure_topics
+from accessflow.adapters.kafka.errors import is_permanent
+from accessflow.adapters.kafka.topics import ensure_topics, topic_compression_type
 from accessflow.settings import Settings
 
 
@@ -21,10 +16,8 @@ async def test_the_commands_topic_is_uncompressed_so_the_broker_bounds_inflation
     settings: Settings,
 ) -> None:
     await ensure_topics(settings)
-    commands = await topic_limits(settings, settings.commands_topic)
-    dlq = await topic_limits(settings, settings.dlq_topic)
-    assert commands.compression_type == "uncompressed"
-    assert dlq.max_message_bytes == BROKER_DEFAULT_MAX_MESSAGE_BYTES
+    assert await topic_compression_type(settings, settings.commands_topic) == "uncompressed"
+    assert await topic_compression_type(settings, settings.events_topic) == "producer"
 
     producer = AIOKafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap_servers,
@@ -37,11 +30,12 @@ async def test_the_commands_topic_is_uncompressed_so_the_broker_bounds_inflation
         # uncompressed, finds it over max.message.bytes and refuses it for good.
         with pytest.raises(MessageSizeTooLargeError) as refused:
             await producer.send_and_wait(settings.commands_topic, b"x" * 60_000_000)
-        assert is_permanent_producer_error(refused.value)
+        assert is_permanent(refused.value)
     finally:
         await producer.stop()
 
 
-async def test_a_topic_the_broker_does_not_know_has_no_limits(settings: Settings) -> None:
-    with pytest.raises(TopicLimitsUnavailableError, match="does-not-exist"):
-        await topic_limits(settings, f"{settings.commands_topic}.does-not-exist")
+async def test_a_topic_the_broker_does_not_know_has_no_compression_type(
+    settings: Settings,
+) -> None:
+    assert await topic_compression_type(settings, f"{settings.commands_topic}.nope") is None

@@ -18,7 +18,7 @@ from aiokafka.errors import (
     TopicAuthorizationFailedError,
 )
 
-from accessflow.adapters.kafka.errors import is_permanent_producer_error
+from accessflow.adapters.kafka.refusals import is_destination_refusal, refusal_reason
 from accessflow.api.errors import ApiError
 from accessflow.api.publisher import Publisher, command
 from accessflow.domain.errors import DomainError
@@ -75,15 +75,13 @@ async def test_an_outage_is_still_a_retriable_503(error: Exception) -> None:
 
 
 @pytest.mark.parametrize(
-    ("error", "permanent"),
+    ("error", "destination", "reason"),
     [
-        (MessageSizeTooLargeError(), True),
-        (TopicAuthorizationFailedError(), True),
-        (InvalidTopicError(), True),
-        (KafkaConnectionError(), False),
-        (KafkaTimeoutError(), False),
-        (OSError("connection refused"), False),
+        (MessageSizeTooLargeError(), False, "the record is larger than t accepts"),
+        (TopicAuthorizationFailedError(), True, "this principal is not authorised to write to t"),
+        (InvalidTopicError(), True, "t is not a valid topic name"),
     ],
 )
-def test_the_classifier(error: Exception, permanent: bool) -> None:
-    assert is_permanent_producer_error(error) is permanent
+def test_refusals_say_whose_move_it_is(error: Exception, destination: bool, reason: str) -> None:
+    assert is_destination_refusal(error) is destination
+    assert refusal_reason(error, "t") == f"{reason} ({type(error).__name__})"

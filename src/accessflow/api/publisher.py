@@ -19,13 +19,10 @@ import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
-from accessflow.adapters.kafka.errors import (
-    is_permanent_producer_error,
-    is_too_large,
-    refusal_reason,
-)
+from accessflow.adapters.kafka.errors import is_permanent
 from accessflow.adapters.kafka.options import client_options
 from accessflow.adapters.kafka.producer import CLOUDEVENTS_HEADERS
+from accessflow.adapters.kafka.refusals import is_too_large, refusal_reason
 from accessflow.api.errors import ApiError, service_unavailable
 from accessflow.domain.models.base import format_utc
 from accessflow.logs import get_logger
@@ -120,7 +117,7 @@ class Publisher:
             # Once queued, aiokafka fails the batch by itself after request_timeout_ms.
             await future
         except (KafkaError, OSError, TimeoutError) as exc:
-            if is_permanent_producer_error(exc):
+            if is_permanent(exc):
                 raise self._refused(exc, envelope) from None
             log.warning("api.produce_failed", error=repr(exc), command_id=envelope["id"])
             raise service_unavailable("Kafka did not acknowledge the command; try again") from None

@@ -21,8 +21,9 @@ import orjson
 from aiokafka import AIOKafkaProducer
 from pydantic import ValidationError
 
-from accessflow.adapters.kafka.errors import is_permanent_producer_error, refusal_reason
+from accessflow.adapters.kafka.errors import is_permanent
 from accessflow.adapters.kafka.producer import CLOUDEVENTS_HEADERS, make_producer
+from accessflow.adapters.kafka.refusals import refusal_reason
 from accessflow.domain.create import CreateAssignmentRequest, parse_create_request
 from accessflow.domain.errors import RequestValidationError
 from accessflow.service.commands import (
@@ -50,7 +51,7 @@ async def _acknowledged(future: Awaitable[Any], topic: str) -> None:
     try:
         await future
     except Exception as exc:
-        if is_permanent_producer_error(exc):
+        if is_permanent(exc):
             raise CommandRefusedError(refusal_reason(exc, topic)) from exc
         raise
 
@@ -144,7 +145,7 @@ class AccessflowProducer:
                 headers=CLOUDEVENTS_HEADERS,
             )
         except Exception as exc:  # send() itself refuses a record over max_request_size
-            if is_permanent_producer_error(exc):
+            if is_permanent(exc):
                 raise CommandRefusedError(refusal_reason(exc, topic)) from exc
             raise
         return asyncio.ensure_future(_acknowledged(future, topic))

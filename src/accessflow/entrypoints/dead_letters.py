@@ -23,13 +23,9 @@ from accessflow.adapters.kafka.dlq import (
     reference_to,
     send_dead_letters,
 )
-from accessflow.adapters.kafka.errors import is_destination_refusal
-from accessflow.adapters.kafka.limits import (
-    BROKER_DEFAULT_MAX_MESSAGE_BYTES,
-    TopicLimitsUnavailableError,
-    topic_limits,
-)
-from accessflow.adapters.kafka.producer import MAX_REQUEST_BYTES, make_producer
+from accessflow.adapters.kafka.limits import SendLimits, topic_max_message_bytes
+from accessflow.adapters.kafka.producer import MAX_REQUEST_SIZE, make_producer
+from accessflow.adapters.kafka.refusals import is_destination_refusal
 from accessflow.entrypoints.observability import Metrics
 from accessflow.entrypoints.retry import retry_transient
 from accessflow.logs import get_logger
@@ -48,11 +44,11 @@ class DeadLetterWriter:
     ) -> None:
         self._settings = settings
         self._metrics = metrics
-        self.max_record_bytes = MAX_REQUEST_BYTES
+        self.max_record_bytes = MAX_REQUEST_SIZE
         self._producer = producer or make_producer(settings, linger_ms=0)
 
     async def start(self, stop: asyncio.Event) -> None:
-        self.max_record_bytes = await self._limit(stop)
+        self.max_record_bytes = await self._limit()
         if self.max_record_bytes < MIN_DLQ_RECORD_BYTES:
             raise DeadLetterQueueUnwritableError(
                 f"the DLQ topic {self._settings.dlq_topic} accepts records of at most "
@@ -61,18 +57,12 @@ class DeadLetterWriter:
             )
         await retry_transient(self._producer.start, what="dlq.start", stop=stop)
 
-    async def _limit(self, stop: asyncio.Event) -> int:
-        """The largest DLQ record both the producer and the topic accept."""
+    async def _limit(self) -> int:
+        """The largest DLQ record both the producer and the topic accept (the producer's
+        alone when the broker does not say; its refusal is then handled as below)."""
         topic = self._settings.dlq_topic
-        try:
-            limits = await retry_transient(
-                lambda: topic_limits(self._settings, topic), what="dlq.limits", stop=stop
-            )
-            topic_max = limits.max_message_bytes
-        except TopicLimitsUnavailableError as exc:
-            topic_max = BROKER_DEFAULT_MAX_MESSAGE_BYTES
-            log.warning("dlq.limits_unknown", topic=topic, error=repr(exc), assumed=topic_max)
-        limit = min(MAX_REQUEST_BYTES, topic_max)
+        topic_max = await topic_max_message_bytes(self._settings, topic)
+        limit = SendLimits.for_topic(topic_max).max_message_bytes
         log.info("dlq.limits", topic=topic, max_record_bytes=limit)
         return limit
 

@@ -1,11 +1,13 @@
 """One partition's records: decode, handle in one transaction, log one line per command.
 
-Errors are sorted here, the worker's one place for it: undecodable bytes → DLQ; a command
-the domain refuses → rejection event (inside the handlers); a database or broker outage →
-raised, so the worker retries the batch with backoff; anything else (a bug, a constraint
-no rule foresaw) → the batch is retried one command at a time, and a command that still
-fails after ``poison_attempts`` tries goes to the DLQ with a rejection event, so one bad
-command never blocks its partition.
+Errors are sorted here, the worker's one place for it: undecodable bytes (or bytes the
+decoder itself fails on) → DLQ; a command the domain refuses → rejection event (inside the
+handlers); a database or broker outage → raised, so the worker retries the batch with
+backoff; anything else (a lost race with another worker, a bug, a value PostgreSQL refuses)
+→ the batch is retried one command at a time, each re-reading what it decides on, and a
+command that still fails after ``poison_attempts`` tries goes to the DLQ with a rejection
+event (the DLQ entry alone if the rejection fails too), so one bad command never blocks
+its partition.
 """
 
 from __future__ import annotations

@@ -18,8 +18,8 @@ from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError, IllegalStateError
 
 from accessflow.adapters.kafka.dlq import DeadLetter
-from accessflow.adapters.kafka.limits import TopicLimitsUnavailableError, topic_limits
 from accessflow.adapters.kafka.options import client_options
+from accessflow.adapters.kafka.topics import topic_compression_type
 from accessflow.entrypoints.dead_letters import DeadLetterWriter
 from accessflow.entrypoints.observability import Health, Metrics
 from accessflow.entrypoints.retry import Stopping, retry_transient
@@ -97,7 +97,7 @@ class Worker:
         consumer.subscribe([self._settings.commands_topic], listener=_Listener(self))
         dlq = DeadLetterWriter(self._settings, self._metrics)
         try:
-            await self._check_commands_topic(stop)
+            await self._check_commands_topic()
             await dlq.start(stop)
             await retry_transient(consumer.start, what="consumer.start", stop=stop)
             self.health.kafka_connected = True
@@ -111,21 +111,15 @@ class Worker:
             await dlq.stop()
             self.health.kafka_connected = False
 
-    async def _check_commands_topic(self, stop: asyncio.Event) -> None:
+    async def _check_commands_topic(self) -> None:
         """Say so at start when a compressed batch may inflate without bound in this process."""
         topic = self._settings.commands_topic
-        try:
-            limits = await retry_transient(
-                lambda: topic_limits(self._settings, topic), what="commands.limits", stop=stop
-            )
-        except TopicLimitsUnavailableError as exc:
-            log.warning("commands_topic.limits_unknown", topic=topic, error=str(exc))
-            return
-        if limits.compression_type != "uncompressed":
+        compression = await topic_compression_type(self._settings, topic)
+        if compression is not None and compression != "uncompressed":
             log.warning(
                 "commands_topic.compression_kept",
                 topic=topic,
-                compression_type=limits.compression_type,
+                compression_type=compression,
                 hint="a compressed batch may inflate to about 1000 times max.message.bytes "
                 "in the worker's memory; set the topic's compression.type=uncompressed "
                 "(docs/operations.md, Memory bounds of a fetch)",

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaProducer
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
 
-from accessflow.adapters.kafka.errors import is_permanent_producer_error
+from accessflow.adapters.kafka.errors import is_permanent
 from accessflow.service.dead_letters import HEAD_BYTES, KEY_BYTES, REFERENCE_HEADER, DlqReference
 
 #: The headers the DLQ adds (wire contract); every other header is the original record's.
@@ -143,7 +143,7 @@ async def send_dead_letters(
                 await producer.send(topic, letter.value, key=letter.key, headers=letter.headers)
             )
         except Exception as exc:
-            if not is_permanent_producer_error(exc):
+            if not is_permanent(exc):
                 raise
             refused: asyncio.Future[object] = loop.create_future()
             refused.set_exception(exc)
@@ -155,6 +155,6 @@ async def send_dead_letters(
         if isinstance(result, BaseException)
     ]
     for _, error in failures:
-        if not is_permanent_producer_error(error):
+        if not is_permanent(error):
             raise error
     return failures

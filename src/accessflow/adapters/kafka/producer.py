@@ -8,19 +8,21 @@ from accessflow.adapters.kafka.options import client_options
 from accessflow.settings import Settings
 
 CLOUDEVENTS_HEADERS = [("content-type", b"application/cloudevents+json")]
-#: aiokafka's default, stated: the largest record (as a one-record batch) send() accepts.
-MAX_REQUEST_BYTES = 1_048_576
+
+#: The largest request (and so the largest record) a producer sends: aiokafka's default,
+#: named because the relay checks each event against it before sending.
+MAX_REQUEST_SIZE = 1024 * 1024
+#: Records are appended to batches up to this size (one batch per partition in flight).
+MAX_BATCH_SIZE = 256 * 1024
 
 
-def make_producer(
-    settings: Settings, *, linger_ms: int = 5, max_batch_size: int = 256 * 1024
-) -> AIOKafkaProducer:
+def make_producer(settings: Settings, *, linger_ms: int = 5) -> AIOKafkaProducer:
     # Idempotence (implies acks=all) keeps per-partition order across internal retries,
     # which is what keeps one request's events in sequence order on the topic.
     return AIOKafkaProducer(
         enable_idempotence=True,
         linger_ms=linger_ms,
-        max_batch_size=max_batch_size,
-        max_request_size=MAX_REQUEST_BYTES,
+        max_batch_size=MAX_BATCH_SIZE,
+        max_request_size=MAX_REQUEST_SIZE,
         **client_options(settings),
     )

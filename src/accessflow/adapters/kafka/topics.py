@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError, for_code
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
 
 from accessflow.adapters.kafka.options import client_options
 from accessflow.settings import Settings
@@ -71,3 +73,23 @@ def _raise_topic_errors(topic_errors: list[tuple[object, ...]]) -> None:
         if code and error is not TopicAlreadyExistsError:
             message = rest[0] if rest else ""
             raise error(f"creating topic {topic}: {message}")
+
+
+async def topic_compression_type(settings: Settings, topic: str) -> str | None:
+    """The topic's ``compression.type`` (``producer`` keeps what producers sent); None when
+    the broker does not say (no DescribeConfigs permission, no such topic, unreachable)."""
+    admin = AIOKafkaAdminClient(**client_options(settings))
+    try:
+        await admin.start()
+        wanted = ConfigResource(ConfigResourceType.TOPIC, topic, {"compression.type": None})
+        for response in await admin.describe_configs([wanted]):
+            for error_code, _message, _type, _name, entries in response.resources:
+                for name, value, *_ in entries if not error_code else []:
+                    if name == "compression.type":
+                        return str(value)
+    except KafkaError:
+        return None
+    finally:
+        with contextlib.suppress(Exception):
+            await admin.close()
+    return None
