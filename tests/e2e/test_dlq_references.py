@@ -12,7 +12,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from accessflow.adapters.kafka.dlq import record_size
-from accessflow.adapters.kafka.producer import MAX_REQUEST_BYTES
+from accessflow.adapters.kafka.producer import MAX_REQUEST_SIZE
 from accessflow.service.dead_letters import HEAD_BYTES, REFERENCE_HEADER
 
 INFLATED = 60 * 1024 * 1024
@@ -34,8 +34,8 @@ async def _commands_topic_keeping_compression(e2e) -> None:
 def _near_limit() -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
     """A record the producer and the broker accept whose DLQ copy is over the limit."""
     key, headers = b"near-limit", [("x-pad", b"p" * 8000)]
-    value = b"n" * (MAX_REQUEST_BYTES - 8200)
-    value += b"n" * (MAX_REQUEST_BYTES - 60 - record_size(key, value, headers))
+    value = b"n" * (MAX_REQUEST_SIZE - 8200)
+    value += b"n" * (MAX_REQUEST_SIZE - 60 - record_size(key, value, headers))
     return key, value, headers
 
 

@@ -3,6 +3,8 @@ and what the worker reads of the topics at start is the broker's."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import MessageSizeTooLargeError
@@ -12,12 +14,22 @@ from accessflow.adapters.kafka.topics import ensure_topics, topic_compression_ty
 from accessflow.settings import Settings
 
 
+async def _described(settings: Settings, topic: str) -> str | None:
+    """The compression type once the new topic's configuration is visible to describe."""
+    for _ in range(50):
+        found = await topic_compression_type(settings, topic)
+        if found is not None:
+            return found
+        await asyncio.sleep(0.2)
+    return None
+
+
 async def test_the_commands_topic_is_uncompressed_so_the_broker_bounds_inflation(
     settings: Settings,
 ) -> None:
     await ensure_topics(settings)
-    assert await topic_compression_type(settings, settings.commands_topic) == "uncompressed"
-    assert await topic_compression_type(settings, settings.events_topic) == "producer"
+    assert await _described(settings, settings.commands_topic) == "uncompressed"
+    assert await _described(settings, settings.events_topic) == "producer"
 
     producer = AIOKafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap_servers,
