@@ -159,7 +159,7 @@ class _FilterParser:
         spec = self.fields.get(name.text)
         if spec is None:
             allowed = ", ".join(sorted(self.fields))
-            self.fail(name, f"cannot filter on {name.text!r}; supported: {allowed}")
+            self.fail(name, f"cannot filter on this property; supported: {allowed}")
         op = self.take("an operator")
         if op.text not in OPERATORS:
             self.fail(op, "expected an operator (eq, gt, ge, lt, le)")
