@@ -78,9 +78,13 @@ def _shown(name: str) -> str:
     return repr(name if len(name) <= 40 else name[:40] + "…")
 
 
+def max_option_chars(name: str) -> int:
+    return MAX_OPTION_CHARS.get(name, DEFAULT_MAX_OPTION_CHARS)
+
+
 def checked_option(name: str, value: str) -> str:
     """``value`` if it is within the bounds of option ``name`` (a 400 naming it otherwise)."""
-    limit = MAX_OPTION_CHARS.get(name, DEFAULT_MAX_OPTION_CHARS)
+    limit = max_option_chars(name)
     if len(value) > limit:
         raise unsupported(name, f"{name} is longer than {limit} characters")
     if _CONTROL.search(value):

@@ -18,6 +18,7 @@ from accessflow.api.odata import (
     QueryOptions,
     encode_skiptoken,
     foreign_skiptoken,
+    max_option_chars,
     parse_options,
 )
 from accessflow.domain.storable import moment_problem, text_problem
@@ -38,7 +39,7 @@ def openapi_parameters(spec: CollectionSpec) -> dict[str, Any]:
     """``openapi_extra`` declaring the collection's query options."""
     parameters: list[dict[str, Any]] = []
     for name in sorted(spec.options):
-        schema: dict[str, Any] = {"type": "string"}
+        schema: dict[str, Any] = {"type": "string", "maxLength": max_option_chars(name)}
         if name == "$top":
             schema = {"type": "integer", "minimum": 1, "maximum": MAX_TOP}
         parameters.append(
