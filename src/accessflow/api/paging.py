@@ -18,7 +18,6 @@ from accessflow.api.odata import (
     QueryOptions,
     encode_skiptoken,
     foreign_skiptoken,
-    max_option_chars,
     parse_options,
 )
 from accessflow.domain.storable import moment_problem, text_problem
@@ -39,7 +38,7 @@ def openapi_parameters(spec: CollectionSpec) -> dict[str, Any]:
     """``openapi_extra`` declaring the collection's query options."""
     parameters: list[dict[str, Any]] = []
     for name in sorted(spec.options):
-        schema: dict[str, Any] = {"type": "string", "maxLength": max_option_chars(name)}
+        schema: dict[str, Any] = {"type": "string"}
         if name == "$top":
             schema = {"type": "integer", "minimum": 1, "maximum": MAX_TOP}
         parameters.append(
