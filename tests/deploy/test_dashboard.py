@@ -37,7 +37,8 @@ def test_panels_have_unique_ids_and_do_not_overlap() -> None:
     cells: set[tuple[int, int]] = set()
     for panel in panels:
         grid = panel["gridPos"]
-        assert 0 <= grid["x"] and grid["x"] + grid["w"] <= 24, panel["title"]
+        assert grid["x"] >= 0, panel["title"]
+        assert grid["x"] + grid["w"] <= 24, panel["title"]
         area = {
             (x, y)
             for x in range(grid["x"], grid["x"] + grid["w"])
