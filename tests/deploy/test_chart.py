@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from typing import Any
 
 import pytest
@@ -14,7 +15,7 @@ from deploy_support import ALERTS, ALL_ON, CHART, DASHBOARD, containers, find
 
 from accessflow.adapters.connectors_config import parse_connectors_config
 from accessflow.domain.catalog_file import parse_catalog_text
-from accessflow.settings import ENV_PREFIX, Settings
+from accessflow.settings import ENV_PREFIX, Settings, load_settings
 
 RENDERS = {
     "defaults": [],
@@ -305,3 +306,25 @@ def test_the_schemas_refuse_what_kubernetes_would_refuse(tools, rendered) -> Non
         ("ServiceMonitor", "rel-accessflow-worker"),
         ("PrometheusRule", "rel-accessflow"),
     }
+
+
+@pytest.mark.parametrize("render", sorted(RENDERS))
+def test_every_container_environment_is_accepted_by_the_settings(
+    rendered, render: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each process starts on the environment the chart gives it (values and Secrets as
+    rendered), read the way a process reads it."""
+    documents = rendered[render]
+    secrets = {
+        d["metadata"]["name"]: d.get("stringData", {}) for d in documents if d["kind"] == "Secret"
+    }
+    for owner, container in containers(documents):
+        with monkeypatch.context() as env:
+            for name in [name for name in os.environ if name.startswith(ENV_PREFIX)]:
+                env.delenv(name)
+            for variable in container.get("env", []):
+                ref = variable.get("valueFrom", {}).get("secretKeyRef")
+                value = secrets[ref["name"]][ref["key"]] if ref else variable["value"]
+                env.setenv(variable["name"], value)
+            settings = load_settings()
+        assert settings.kafka_bootstrap_servers, owner
