@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
-from deploy_support import ALERTS, ALL_ON, OPERATIONS, alert_rules, find, heading_anchors
+from deploy_support import ALERTS, ALL_ON, OPERATIONS, ROOT, alert_rules, find, heading_anchors
 
 RULE_TESTS = Path(__file__).with_name("alerts_test.yaml")
 # docs/operations.md names these; the issue asks for each.
@@ -64,3 +64,10 @@ def test_every_alert_is_documented_with_a_runbook_section_that_exists() -> None:
         assert anchor == rule["alert"].lower(), rule["alert"]
         assert anchor in anchors, f"{rule['alert']}: docs/operations.md has no #{anchor}"
         assert rule["labels"]["severity"] in ("warning", "critical")
+
+
+def test_promtool_accepts_docker_composes_prometheus_config(tools) -> None:
+    # --syntax-only: the rule file it names is a path inside the container.
+    config = ROOT / "deploy" / "prometheus" / "prometheus.yml"
+    result = tools.run(tools.promtool, "check", "config", "--syntax-only", config)
+    assert "SUCCESS" in result.stdout
