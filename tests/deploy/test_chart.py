@@ -130,8 +130,21 @@ def test_keda_scales_the_worker_on_the_commands_topic_lag_within_the_partitions(
         ),
         (
             ["--set", "worker.autoscaling.enabled=true,worker.autoscaling.minReplicas=0"],
-            "must be at least 1",
+            "at '/worker/autoscaling/minReplicas': minimum: got 0, want 1",
         ),
+        (
+            [
+                "--set",
+                "worker.autoscaling.enabled=true,worker.autoscaling.minReplicas=5,"
+                "worker.autoscaling.maxReplicas=3",
+            ],
+            "minReplicas (5) is larger than worker.autoscaling.maxReplicas (3)",
+        ),
+        (["--set", "workers.replicaCount=3"], "additional properties 'workers' not allowed"),
+        (["--set", "kafka.topicPartitions=0"], "at '/kafka/topicPartitions': minimum"),
+        (["--set", "extraEnv.LOG_LEVEL=debug"], "does not match pattern '^ACCESSFLOW_"),
+        (["--set", "kafka.securityProtocol=TLS"], "at '/kafka/securityProtocol'"),
+        (["--set", "connectors.secretEnv.HOOK_SECRET=short"], "minLength"),
         (
             ["--set", "worker.terminationGracePeriodSeconds=40"],
             "must exceed worker.shutdownTimeoutSeconds",

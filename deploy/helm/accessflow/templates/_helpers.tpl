@@ -168,7 +168,11 @@ Call with the root context.
 {{- end }}
 {{- end }}
 
-{{/* Values that cannot work together fail the render with a message that says why. */}}
+{{/*
+Values that cannot work together fail the render with a message that says why (each value's
+own type and bounds are in values.schema.json: e.g. at least 1 worker, since timers,
+deliveries and housekeeping run in the workers).
+*/}}
 {{- define "accessflow.validate" -}}
 {{- $partitions := int .Values.kafka.topicPartitions }}
 {{- $worker := .Values.worker }}
@@ -180,9 +184,6 @@ Call with the root context.
 {{- end }}
 {{- if gt $max $partitions }}
 {{- fail (printf "worker replicas (at most %d) exceed kafka.topicPartitions (%d): a worker beyond the partition count gets no partition and never becomes ready; lower worker.autoscaling.maxReplicas / worker.replicaCount or create the topics with more partitions" $max $partitions) }}
-{{- end }}
-{{- if lt $min 1 }}
-{{- fail "worker replicas must be at least 1: timers, deliveries and housekeeping run in the workers (scaling to zero would stop them)" }}
 {{- end }}
 {{- if gt $min $max }}
 {{- fail (printf "worker.autoscaling.minReplicas (%d) is larger than worker.autoscaling.maxReplicas (%d)" $min $max) }}
