@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -323,21 +324,45 @@ def test_the_schemas_refuse_what_kubernetes_would_refuse(tools, rendered) -> Non
 
 @pytest.mark.parametrize("render", sorted(RENDERS))
 def test_every_container_environment_is_accepted_by_the_settings(
-    rendered, render: str, monkeypatch: pytest.MonkeyPatch
+    rendered, render: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """Each process starts on the environment the chart gives it (values and Secrets as
-    rendered), read the way a process reads it."""
+    rendered), read the way a process reads it. A path into one of the container's mounted
+    volumes (TLS material from a Secret) is given a stand-in file, as the mount would."""
     documents = rendered[render]
     secrets = {
         d["metadata"]["name"]: d.get("stringData", {}) for d in documents if d["kind"] == "Secret"
     }
     for owner, container in containers(documents):
+        mounts = [m["mountPath"] for m in container.get("volumeMounts", [])]
         with monkeypatch.context() as env:
             for name in [name for name in os.environ if name.startswith(ENV_PREFIX)]:
                 env.delenv(name)
             for variable in container.get("env", []):
                 ref = variable.get("valueFrom", {}).get("secretKeyRef")
                 value = secrets[ref["name"]][ref["key"]] if ref else variable["value"]
+                if any(value.startswith(f"{mount.rstrip('/')}/") for mount in mounts):
+                    stand_in = tmp_path / value.lstrip("/")
+                    stand_in.parent.mkdir(parents=True, exist_ok=True)
+                    stand_in.touch()
+                    value = str(stand_in)
                 env.setenv(variable["name"], value)
             settings = load_settings()
         assert settings.kafka_bootstrap_servers, owner
+
+
+def test_traces_are_off_by_default_and_each_component_names_itself_when_on(rendered) -> None:
+    """OTEL_* comes from the tracing values (docs/operations.md, Traces): nothing by default;
+    with an endpoint, every long-running component exports over OTLP under its own name."""
+    for _, container in containers(rendered["defaults"]):
+        names = {v["name"] for v in container.get("env", [])}
+        assert not {n for n in names if n.startswith("OTEL_") and n != "OTEL_SERVICE_NAME"}
+    named = {}
+    for owner, container in containers(rendered["all-on"]):
+        env = {v["name"]: v.get("value") for v in container.get("env", [])}
+        if "OTEL_SERVICE_NAME" in env:
+            named[env["OTEL_SERVICE_NAME"]] = owner
+            assert env["OTEL_TRACES_EXPORTER"] == "otlp"
+            assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector.observability:4318"
+            assert env["OTEL_TRACES_SAMPLER_ARG"] == "0.25"
+    assert sorted(named) == ["accessflow-api", "accessflow-relay", "accessflow-worker"]
