@@ -9,8 +9,8 @@ forms: quoted strings, unquoted date-times)::
     comparison := property operator literal        property: a name or name/name
 
 Each collection says which properties may be filtered, with which operators; anything else
-(``or``, ``not``, functions, unknown properties or operators, ``$skip``, ``$search``,
-``$count``…) is a 400, never silently ignored. The result is a tuple of
+(``or``, ``not``, functions, unknown properties or operators, ``$skip``, ``$search``…)
+is a 400, never silently ignored. The result is a tuple of
 :class:`~accessflow.adapters.postgres.queries.Comparison` whose values are typed and become
 bound parameters; no client text reaches SQL.
 """
@@ -57,7 +57,7 @@ class CollectionSpec:
 
     @property
     def options(self) -> frozenset[str]:
-        names = {"$top", "$skiptoken"} if self.paged else set()
+        names = {"$top", "$skiptoken", "$count"} if self.paged else set()
         names |= {"$filter"} if self.fields else set()
         names |= {"$select"} if self.select else set()
         names |= {"$expand"} if self.expand else set()
@@ -74,6 +74,7 @@ class QueryOptions:
     descending: bool = False
     after: tuple[str, ...] | None = None
     raw: Mapping[str, str] = field(default_factory=dict)
+    count: bool = False
 
 
 def unsupported(option: str, message: str) -> ApiError:
@@ -108,7 +109,17 @@ def _parse(
         descending=_parse_orderby(spec, raw["$orderby"]) if "$orderby" in raw else False,
         after=after,
         raw=raw,
+        count=parse_count(raw.get("$count")),
     )
+
+
+def parse_count(value: str | None) -> bool:
+    """``$count=true`` asks for ``@odata.count``; OData allows only true and false."""
+    if value is None:
+        return False
+    if value.strip().lower() not in ("true", "false"):
+        raise unsupported("$count", "$count must be true or false")
+    return value.strip().lower() == "true"
 
 
 def _names(option: str, value: str) -> list[str]:
@@ -127,10 +138,27 @@ def _parse_select(spec: CollectionSpec, value: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(["id", *names]))
 
 
+def _top_level_names(option: str, value: str) -> list[str]:
+    """Comma-separated names, where commas inside parentheses (a nested ``$expand``) do not
+    separate."""
+    names, depth, start = [], 0, 0
+    for at, char in enumerate(value):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth < 0:
+            raise unsupported(option, f"{option}: unbalanced parentheses")
+        if char == "," and depth == 0:
+            names.append(value[start:at].strip())
+            start = at + 1
+    names.append(value[start:].strip())
+    if depth != 0 or not value.strip() or any(not n for n in names):
+        raise unsupported(option, f"{option} needs a comma-separated list of names")
+    return names
+
+
 def _parse_expand(spec: CollectionSpec, value: str) -> frozenset[str]:
-    names = _names("$expand", value)
+    names = _top_level_names("$expand", value)
     for name in names:
-        if "(" in name:
+        if "(" in name and name not in spec.expand:
             raise unsupported("$expand", "nested query options in $expand are not supported")
         if name not in spec.expand:
             allowed = ", ".join(sorted(spec.expand))

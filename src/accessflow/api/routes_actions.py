@@ -16,7 +16,13 @@ from fastapi import APIRouter, Header, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
-from accessflow.adapters.postgres.queries import PageQuery, RequestRow, get_request, list_requests
+from accessflow.adapters.postgres.queries import (
+    PageQuery,
+    RequestRow,
+    count_requests,
+    get_request,
+    list_requests,
+)
 from accessflow.api import paging
 from accessflow.api.auth import Principal
 from accessflow.api.deps import PREFIX, Caller, Context, context_url, json_body, no_body
@@ -156,13 +162,14 @@ async def my_approvals(request: Request, ctx: Context, caller: Caller) -> JSONRe
     )
     async with ctx.db.acquire() as conn:
         rows = await list_requests(conn, query)
+        total = await count_requests(conn, query) if options.count and query.after is None else None
     page = rows[: options.top]
     value = [approval_resource(row, caller) for row in page]
     link = None
     if len(rows) > options.top:
         last = [page[-1].created_at.isoformat(), str(page[-1].id)]
         link = paging.next_link(request, APPROVAL_PAGE, options, last)
-    return JSONResponse(paging.collection(context_url(request, APPROVALS), value, link))
+    return JSONResponse(paging.collection(context_url(request, APPROVALS), value, link, total))
 
 
 @router.get(

@@ -15,6 +15,7 @@ from accessflow.adapters.postgres.queries import (
     PageQuery,
     RequestRow,
     Scope,
+    count_requests,
     get_request,
     list_requests,
 )
@@ -204,6 +205,8 @@ async def _page(request: Request, ctx: Context, user: str | None, scope: Scope) 
         rows = await list_requests(conn, query)
         page = rows[: options.top]
         expanded = await expand_requests(conn, page, options.expand)
+        # @odata.count: the whole filtered set, on the first page (Graph's behaviour).
+        total = await count_requests(conn, query) if options.count and query.after is None else None
     value: list[dict[str, Any]] = [
         request_resource(row.document, options.select, extra)
         for row, extra in zip(page, expanded, strict=True)
@@ -214,5 +217,5 @@ async def _page(request: Request, ctx: Context, user: str | None, scope: Scope) 
         link = paging.next_link(
             request, REQUESTS, options, [last.created_at.isoformat(), str(last.id)]
         )
-    body = paging.collection(context_url(request, "assignmentRequests"), value, link)
+    body = paging.collection(context_url(request, "assignmentRequests"), value, link, total)
     return JSONResponse(body)
