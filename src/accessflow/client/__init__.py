@@ -10,6 +10,7 @@ See ``docs/client.md``.
 from __future__ import annotations
 
 from accessflow.client.producer import AccessflowProducer, NewRequest, build_create
+from accessflow.client.reads import GraphReads, Page
 from accessflow.client.subscriber import (
     TERMINAL_STATES,
     EventOrderer,
@@ -29,7 +30,9 @@ __all__ = [
     "CreateAssignmentRequest",
     "EventEnvelope",
     "EventOrderer",
+    "GraphReads",
     "NewRequest",
+    "Page",
     "RequestValidationError",
     "Settings",
     "StateChanged",
