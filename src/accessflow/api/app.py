@@ -32,6 +32,7 @@ from accessflow.api import (
     routes_requests,
 )
 from accessflow.api.auth import TokenVerifier
+from accessflow.api.counting import json_errors_on_count_routes
 from accessflow.api.deps import ApiContext, Context
 from accessflow.api.exposure import check_exposure, warn_if_unauthenticated
 from accessflow.api.middleware import RequestContext
@@ -171,6 +172,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     for operations in document.get("paths", {}).values():
         for operation in operations.values():
             operation.get("responses", {}).pop("422", None)
+    json_errors_on_count_routes(document)
     document["components"]["securitySchemes"] = {
         "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
     }

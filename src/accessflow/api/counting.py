@@ -91,3 +91,14 @@ def memory_page(
         context_url(request, context or spec.name), [render(i) for i in page], link, total
     )
     return JSONResponse(body)
+
+
+def json_errors_on_count_routes(document: dict[str, Any]) -> None:
+    """FastAPI documents every response of a ``text/plain`` operation as ``text/plain``;
+    a ``/$count``'s errors are Graph's JSON like everyone else's."""
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
+            for status, response in operation.get("responses", {}).items():
+                content = response.get("content", {})
+                if status != "200" and "text/plain" in content:
+                    content["application/json"] = content.pop("text/plain")
