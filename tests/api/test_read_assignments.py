@@ -158,6 +158,9 @@ async def test_request_counts_respect_who_may_read_them(api: Api) -> None:
     assert (first["@odata.count"], len(first["value"])) == (10, 5)
     admin = await api.get(f"{REQUESTS}/$count", NESTOR, admin=True)
     assert (admin.status_code, admin.text) == (200, "30")
+    megan = await api.get(f"{REQUESTS}/$count", MEGAN)
+    assert (megan.status_code, megan.text) == (200, "10")
+    assert (await api.get(f"{REQUESTS}/$count", JORDAN)).text == "0"
     denied = f"{REQUESTS}/$count?$filter=state eq 'denied'"
     assert (await api.get(denied, NESTOR, admin=True)).text == str(
         len([n for n in range(30) if n % 4 == 1])

@@ -312,3 +312,43 @@ async def test_hidden_packages_answer_by_id_and_invisible_approvers_are_removed(
     assert admin.requestApprovalSettings is not None
     [stage] = admin.requestApprovalSettings.stages or []
     assert [a.userId for a in stage.primaryApprovers or [] if hasattr(a, "userId")] == [NESTOR]
+
+
+NEW_ROUTES = [
+    ("GET", f"{PACKAGES}"),
+    ("GET", f"{PACKAGES}/$count"),
+    ("GET", f"{PACKAGES}/filterByCurrentUser(on='allowedRequestor')"),
+    ("GET", f"{PACKAGES}/{SALES}"),
+    ("GET", f"{PACKAGES}/{SALES}/incompatibleAccessPackages"),
+    ("GET", f"{PACKAGES}/{SALES}/incompatibleGroups"),
+    ("POST", f"{PACKAGES}/{SALES}/getApplicablePolicyRequirements"),
+    ("GET", f"{POLICIES}"),
+    ("GET", f"{POLICIES}/$count"),
+    ("GET", f"{POLICIES}/{SALES_POLICY}"),
+    ("GET", f"{CATALOGS}"),
+    ("GET", f"{CATALOGS}/$count"),
+    ("GET", f"{CATALOGS}/{GENERAL}"),
+    ("GET", f"{CATALOGS}/{GENERAL}/accessPackages"),
+    ("GET", f"{BASE}/assignments/$count"),
+    ("GET", f"{BASE}/assignments/filterByCurrentUser(on='target')"),
+    (
+        "GET",
+        f"{BASE}/assignments/additionalAccess(accessPackageId='a',incompatibleAccessPackageId='b')",
+    ),
+    ("GET", f"{BASE}/assignmentRequests/$count"),
+]
+
+
+@pytest.mark.parametrize(("method", "path"), NEW_ROUTES)
+async def test_every_read_needs_a_token(api: Api, method: str, path: str) -> None:
+    response = await api.client.request(method, path)
+    assert response.status_code == 401, response.text
+    assert response.json()["error"]["code"] == "unauthenticated"
+
+
+async def test_incompatible_packages_of_an_unreadable_package_are_not_found(api: Api) -> None:
+    path = f"{PACKAGES}/{INITIATE}/incompatibleAccessPackages"
+    assert (await api.get(path, JORDAN)).status_code == 404
+    # Megan reads both Payments packages, so each lists the other.
+    body = await ok(api, path, MEGAN)
+    assert [p.id for p in read_collection(body, AccessPackage)] == [APPROVE]

@@ -4,7 +4,7 @@ What a caller may read is :mod:`accessflow.api.catalog_access`'s rule."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
@@ -55,10 +55,26 @@ ONE_PACKAGE = CollectionSpec(
 INCOMPATIBLE = CollectionSpec("incompatibleAccessPackages", select=PACKAGES.select)
 GROUPS = CollectionSpec("incompatibleGroups")
 REQUIREMENTS = CollectionSpec("requirements", paged=False)
+
+
+def _inlined(schema: Any, definitions: dict[str, Any]) -> Any:
+    """A JSON Schema with its ``$defs`` references replaced by their definitions (the
+    OpenAPI document resolves ``#/…`` from its own root, where no ``$defs`` is)."""
+    if isinstance(schema, dict):
+        ref = schema.get("$ref", "")
+        if ref.startswith("#/$defs/"):
+            return _inlined(definitions[ref.removeprefix("#/$defs/")], definitions)
+        return {k: _inlined(v, definitions) for k, v in schema.items()}
+    if isinstance(schema, list):
+        return [_inlined(v, definitions) for v in schema]
+    return schema
+
+
+_SCHEMA = RequirementsBody.model_json_schema()
 _BODY = {
     "requestBody": {
         "required": False,
-        "content": {"application/json": {"schema": RequirementsBody.model_json_schema()}},
+        "content": {"application/json": {"schema": _inlined(_SCHEMA, _SCHEMA.pop("$defs"))}},
     }
 }
 
