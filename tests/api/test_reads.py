@@ -352,3 +352,32 @@ async def test_incompatible_packages_of_an_unreadable_package_are_not_found(api:
     # Megan reads both Payments packages, so each lists the other.
     body = await ok(api, path, MEGAN)
     assert [p.id for p in read_collection(body, AccessPackage)] == [APPROVE]
+
+
+async def test_a_held_package_and_its_policy_are_readable_though_not_requestable(
+    api: Api,
+) -> None:
+    """An admin assigned Megan the Partner portal directly: she may not request it, but she
+    reads it, the policy she holds it through, and its catalog."""
+    direct = "11114b50-0a08-4f96-83e9-1d714aa2cd79"
+    assignment_id = uuid.uuid4()
+    document = {
+        "id": str(assignment_id),
+        "state": "delivered",
+        "targetId": MEGAN,
+        "accessPackageId": PARTNER_PORTAL,
+        "assignmentPolicyId": direct,
+    }
+    await api.sql(
+        "INSERT INTO assignments (id, access_package_id, assignment_policy_id, target_id, state, "
+        "created_at, updated_at, document) VALUES ($1, $2, $3, $4, 'delivered', now(), now(), $5)",
+        assignment_id, PARTNER_PORTAL, direct, MEGAN, document,
+    )  # fmt: skip
+    assert PARTNER_PORTAL in await ids(api, PACKAGES, MEGAN, AccessPackage)
+    expanded = await ok(api, f"{PACKAGES}/{PARTNER_PORTAL}?$expand=assignmentPolicies", MEGAN)
+    held = read(expanded, AccessPackage)
+    assert [p.id for p in held.assignmentPolicies or []] == [direct]  # not the guests' one
+    assert PARTNER_POLICY not in await ids(api, POLICIES, MEGAN, AccessPackageAssignmentPolicy)
+    assert PARTNERS in await ids(api, CATALOGS, MEGAN, AccessPackageCatalog)
+    nothing = await requirements(api, PARTNER_PORTAL, MEGAN)
+    assert (nothing.status_code, nothing.json()["value"]) == (200, [])

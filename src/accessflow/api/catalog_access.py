@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from accessflow.adapters.postgres.catalog_store import CatalogObjects
 from accessflow.adapters.postgres.pool import Conn
@@ -55,6 +56,7 @@ class CatalogAccess:
             self._requestable[key] = frozenset(fold(p.id) for p in found)
         return self._requestable[key]
 
+    @cached_property
     def held(self) -> dict[str, set[str]]:
         """Folded package id -> folded ids of the policies of the caller's live assignments."""
         out: dict[str, set[str]] = {}
@@ -67,14 +69,14 @@ class CatalogAccess:
 
     def may_read_package(self, package: AccessPackage) -> bool:
         return (
-            self.is_admin or fold(package.id) in self.held() or bool(self.requestable(package.id))
+            self.is_admin or fold(package.id) in self.held or bool(self.requestable(package.id))
         )
 
     def listed_package(self, package: AccessPackage) -> bool:
         """In listings: readable, and not hidden unless held (or the caller is an admin)."""
         if self.is_admin:
             return True
-        if fold(package.id) in self.held():
+        if fold(package.id) in self.held:
             return True
         return not package.is_hidden and bool(self.requestable(package.id))
 
@@ -82,7 +84,7 @@ class CatalogAccess:
         if self.is_admin:
             return True
         package_id = fold(policy.package_id or "")
-        if fold(policy.id) in self.held().get(package_id, set()):
+        if fold(policy.id) in self.held.get(package_id, set()):
             return True
         return bool(package_id) and fold(policy.id) in self.requestable(package_id)
 
