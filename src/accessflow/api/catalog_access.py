@@ -68,9 +68,7 @@ class CatalogAccess:
         return out
 
     def may_read_package(self, package: AccessPackage) -> bool:
-        return (
-            self.is_admin or fold(package.id) in self.held or bool(self.requestable(package.id))
-        )
+        return self.is_admin or fold(package.id) in self.held or bool(self.requestable(package.id))
 
     def listed_package(self, package: AccessPackage) -> bool:
         """In listings: readable, and not hidden unless held (or the caller is an admin)."""

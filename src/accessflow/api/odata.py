@@ -54,10 +54,12 @@ class CollectionSpec:
     expand: frozenset[str] = frozenset()
     orderby: str | None = None
     paged: bool = True
+    countable: bool = False  # an unpaged collection that still answers $count=true
 
     @property
     def options(self) -> frozenset[str]:
         names = {"$top", "$skiptoken", "$count"} if self.paged else set()
+        names |= {"$count"} if self.countable else set()
         names |= {"$filter"} if self.fields else set()
         names |= {"$select"} if self.select else set()
         names |= {"$expand"} if self.expand else set()

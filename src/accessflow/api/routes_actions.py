@@ -146,6 +146,7 @@ def _stages(row: RequestRow) -> list[dict[str, Any]]:
 
 
 APPROVAL_PAGE = CollectionSpec(APPROVALS)
+STAGES = CollectionSpec("stages", paged=False, countable=True)
 
 
 @router.get(
@@ -190,16 +191,19 @@ async def get_approval(
     f"/{APPROVALS}/{{approval_id}}/stages",
     tags=["approvals"],
     response_model=ApprovalStageCollection,
+    openapi_extra=paging.openapi_parameters(STAGES),
     summary="List the stages of an approval",
 )
 async def list_stages(
     request: Request, ctx: Context, caller: Caller, approval_id: uuid.UUID
 ) -> JSONResponse:
+    options = paging.query_options(STAGES, request)  # $count only: any other is a 400
     row = await _approval(ctx, caller, approval_id)
     stages = _stages(row)
     value = [to_graph(stage_resource(s, caller, len(stages))) for s in stages]
     fragment = f"{APPROVALS}('{approval_id}')/stages"
-    return JSONResponse(paging.collection(context_url(request, fragment), value))
+    count = len(value) if options.count else None
+    return JSONResponse(paging.collection(context_url(request, fragment), value, count=count))
 
 
 @router.get(

@@ -149,12 +149,13 @@ async def get_one(
     return JSONResponse({"@odata.context": context_url(request, ENTITY), **resource})
 
 
-HISTORY = CollectionSpec("history", paged=False)
+HISTORY = CollectionSpec("history", paged=False, countable=True)
 
 
 @router.get(
     "/assignmentRequests/{request_id}/history",
     response_model=HistoryCollection,
+    openapi_extra=paging.openapi_parameters(HISTORY),
     summary="A request's transitions (who caused each, when, why), oldest first",
 )
 async def get_history_of(
@@ -162,13 +163,15 @@ async def get_history_of(
 ) -> JSONResponse:
     """Every transition the worker recorded for the request, in sequence order; readable by
     whoever may read the request, and kept after it completes."""
-    paging.query_options(HISTORY, request)  # no query options: any is a 400
+    options = paging.query_options(HISTORY, request)  # $count only: any other is a 400
     async with ctx.db.acquire() as conn:
         row = await readable_request(conn, caller, request_id)
         history = await get_history(conn, [row.id])
     value = [history_resource(h) for h in history.get(row.id, [])]
     context = context_url(request, f"assignmentRequests('{row.id}')/history")
-    return JSONResponse(paging.collection(context, value))
+    return JSONResponse(
+        paging.collection(context, value, count=len(value) if options.count else None)
+    )
 
 
 async def readable_request(conn: Conn, caller: Principal, request_id: uuid.UUID) -> RequestRow:
