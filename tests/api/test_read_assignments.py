@@ -55,9 +55,9 @@ async def assign(
         "accessPackage": None,
     }
     await api.sql(
-        "INSERT INTO assignments (id, access_package_id, target_id, state, created_at, "
-        "updated_at, document) VALUES ($1, $2, $3, $4, $5, $5, $6)",
-        assignment_id, package, target, state, created, document,
+        "INSERT INTO assignments (id, access_package_id, assignment_policy_id, target_id, state, "
+        "created_at, updated_at, document) VALUES ($1, $2, $3, $4, $5, $6, $6, $7)",
+        assignment_id, package, document["assignmentPolicyId"], target, state, created, document,
     )  # fmt: skip
     if by is not None:
         await api.sql(
@@ -104,6 +104,8 @@ async def test_assignments_expand_target_package_and_policy(api: Api) -> None:
     assert one.accessPackage.displayName == "Sales reports"
     assert one.assignmentPolicy is not None
     assert one.assignmentPolicy.id == SALES_POLICY
+    by_policy = f"{ASSIGNMENTS}?$filter=assignmentPolicy/id eq '{SALES_POLICY.upper()}'"
+    assert [a.id for a in await listed(api, by_policy, MEGAN)] == [sales]
     response = await api.get(f"{ASSIGNMENTS}/{sales}?$select=state&$expand=target", MEGAN)
     body = response.json()
     assert set(body) == {"@odata.context", "id", "state", "target"}

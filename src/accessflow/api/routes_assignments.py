@@ -53,6 +53,7 @@ ASSIGNMENTS = CollectionSpec(
     fields={
         "state": FieldSpec("enum", enum=AssignmentState),
         "accessPackage/id": FieldSpec("id"),
+        "assignmentPolicy/id": FieldSpec("id"),
         "target/objectId": FieldSpec("id"),
     },
     select=ASSIGNMENT_PROPERTIES,

@@ -83,6 +83,7 @@ REQUEST_FIELDS: Mapping[str, str] = {
 ASSIGNMENT_FIELDS: Mapping[str, str] = {
     "state": "state",
     "accessPackage/id": "lower(access_package_id)",
+    "assignmentPolicy/id": "lower(assignment_policy_id)",
     "target/objectId": "lower(target_id)",
 }
 
