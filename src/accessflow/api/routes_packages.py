@@ -209,11 +209,10 @@ async def applicable_requirements(
     async with ctx.db.acquire() as conn:
         access = await catalog_access(ctx, conn, caller, [subject] if subject else [])
     package = access.objects.packages.get(fold(package_id))
-    if package is None:
+    policies = applicable_policies(package_id, caller.caller, access.view, subject)
+    # Unknown, or unreadable with nothing to offer: 404, as GET answers for it.
+    if package is None or not (policies or access.may_read_package(package)):
         raise DomainError(ReasonCode.ACCESS_PACKAGE_NOT_FOUND, f"no access package {package_id}")
-    policies = applicable_policies(package.id, caller.caller, access.view, subject)
-    if not policies and not access.may_read_package(package):
-        access.package(package_id)  # 404, as for a package that does not exist
     context = context_url(
         request, "Collection(microsoft.graph.accessPackageAssignmentRequestRequirements)"
     )
