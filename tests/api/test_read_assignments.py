@@ -148,6 +148,8 @@ async def test_additional_access_finds_who_holds_both_packages(api: Api) -> None
     ]
     assert [a.id for a in await listed(api, path, KAYO)] == [kayo_initiates]
     assert await listed(api, path, LEE) == []  # non-admins see only their own
+    for bad in (path.replace(APPROVE, "a%00b"), path.replace(APPROVE, "x" * 201)):
+        assert (await api.get(bad, NESTOR, admin=True)).status_code == 400
     same = path.replace(APPROVE, INITIATE)
     refused = await api.get(same, NESTOR, admin=True)
     assert refused.status_code == 400

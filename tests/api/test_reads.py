@@ -251,7 +251,12 @@ async def test_requirements_for_a_report_as_their_manager_asks_on_their_behalf(a
     assert (finance.status_code, finance.json()["value"]) == (200, [])  # self-service only
     stranger = await requirements(api, SALES, JORDAN, on_behalf)
     assert stranger.status_code == 404
-    for bad in ({"subject": {}}, {"subject": {"objectId": MEGAN}, "extra": 1}, []):
+    for bad in (
+        {"subject": {}},
+        {"subject": {"objectId": MEGAN}, "extra": 1},
+        {"subject": {"objectId": "a\u0000b"}},
+        [],
+    ):
         refused = await requirements(api, SALES, ALEX, bad)
         assert refused.status_code == 400, refused.text
     text = await api.client.post(

@@ -117,9 +117,12 @@ async def additional_access(
     """Who would conflict if the two packages were made incompatible: live assignments of
     ``accessPackageId`` whose target also holds ``incompatibleAccessPackageId``."""
     for name, value in (("accessPackageId", package_id), ("incompatibleAccessPackageId", other_id)):
-        if not value.strip() or len(value) > _MAX_ID:
+        # Printable only: PostgreSQL refuses a NUL in text, which must be a 400, not a 500.
+        if not value.strip() or len(value) > _MAX_ID or not value.isprintable():
             raise bad_request(
-                "InvalidRequest", f"{name} must be an id of 1 to {_MAX_ID} characters", name
+                "InvalidRequest",
+                f"{name} must be an id of 1 to {_MAX_ID} printable characters",
+                name,
             )
     if fold(package_id) == fold(other_id):
         raise bad_request(

@@ -86,7 +86,10 @@ class RequirementsResource(_Graph):
 class SubjectRef(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    object_id: str = Field(alias="objectId", min_length=1, max_length=200)
+    # Printable only: it reaches PostgreSQL, which refuses a NUL in text.
+    object_id: str = Field(
+        alias="objectId", min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$"
+    )
 
 
 class RequirementsBody(BaseModel):
