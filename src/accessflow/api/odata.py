@@ -11,7 +11,7 @@ forms: quoted strings, unquoted date-times)::
 Each collection says which properties may be filtered, with which operators; anything else
 (``or``, ``not``, functions, unknown properties or operators, ``$skip``, ``$search``,
 ``$count``…) is a 400, never silently ignored. The result is a tuple of
-:class:`~accessflow.adapters.postgres.queries.Comparison` whose values are typed and become
+:class:`~accessflow.service.read_model.Comparison` whose values are typed and become
 bound parameters; no client text reaches SQL.
 """
 
@@ -27,9 +27,9 @@ from typing import Any, Literal
 
 import orjson
 
-from accessflow.adapters.postgres.queries import Comparison
 from accessflow.api.errors import ApiError, bad_request
 from accessflow.domain.enums import GraphEnum
+from accessflow.service.read_model import Comparison
 
 DEFAULT_TOP = 100
 MAX_TOP = 1000

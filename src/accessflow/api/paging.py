@@ -10,7 +10,6 @@ from typing import Any
 
 from fastapi import Request
 
-from accessflow.adapters.postgres.queries import Keyset
 from accessflow.api.deps import base_url
 from accessflow.api.odata import (
     MAX_TOP,
@@ -20,6 +19,7 @@ from accessflow.api.odata import (
     parse_options,
     unsupported,
 )
+from accessflow.service.read_model import Keyset
 
 _DESCRIPTIONS = {
     "$filter": "Conditions joined with 'and' (see docs/api.md for the properties)",

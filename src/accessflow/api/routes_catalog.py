@@ -11,7 +11,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from accessflow.adapters.postgres.queries import (
-    PageQuery,
     get_assignments,
     list_assignments,
     list_catalog_objects,
@@ -24,6 +23,7 @@ from accessflow.api.schemas import AssignmentCollection, AssignmentResource, Cat
 from accessflow.domain.codes import ReasonCode
 from accessflow.domain.enums import AssignmentState
 from accessflow.domain.errors import DomainError
+from accessflow.service.read_model import PageQuery
 
 router = APIRouter(prefix=PREFIX, responses=ERROR_RESPONSES)
 

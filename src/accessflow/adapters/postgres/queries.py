@@ -1,73 +1,24 @@
 """Read models for the HTTP API over committed state: requests, assignments, catalog objects.
 
 The worker is the only writer of these tables; the API only reads them. Filters arrive as
-:class:`Comparison` triples (Graph property, operator, typed value) that the API's OData
-parser has already checked; each property maps to a fixed SQL expression below and every
-value is a bound parameter, so no client text ever becomes SQL. Pages are keyset pages on
-``(created_at, id)`` (the ``assignment_requests_created`` index), never OFFSET.
+:class:`~accessflow.service.read_model.Comparison` triples (Graph property, operator, typed
+value) that the API's OData parser has already checked; each property maps to a fixed SQL
+expression below and every value is a bound parameter, so no client text ever becomes SQL.
+Pages are keyset pages on ``(created_at, id)`` (the ``assignment_requests_created`` index),
+never OFFSET.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 import asyncpg
 
 from accessflow.adapters.postgres.pool import Conn
 from accessflow.service.ports import canonical_uuids
-
-Scope = Literal["visible", "target", "createdBy", "approver"]
-
-
-@dataclass(frozen=True)
-class Comparison:
-    field: str  # a Graph property path such as ``accessPackage/id``
-    op: str  # eq, gt, ge, lt, le
-    value: Any
-
-
-@dataclass(frozen=True)
-class Keyset:
-    created_at: datetime
-    id: uuid.UUID
-
-
-@dataclass(frozen=True)
-class PageQuery:
-    filters: tuple[Comparison, ...] = ()
-    limit: int = 100
-    descending: bool = False
-    after: Keyset | None = None
-    # Restrict to one user's rows: ``visible`` = what a non-admin may read.
-    user: str | None = None
-    scope: Scope = "visible"
-
-
-@dataclass(frozen=True)
-class RequestRow:
-    id: uuid.UUID
-    created_at: datetime
-    state: str
-    completed_at: datetime | None
-    requestor_id: str | None
-    target_id: str | None
-    access_package_id: str | None
-    assignment_id: str | None
-    document: dict[str, Any]
-    approval: dict[str, Any] | None
-
-
-@dataclass(frozen=True)
-class AssignmentRow:
-    id: uuid.UUID
-    created_at: datetime
-    target_id: str
-    document: dict[str, Any]
-
+from accessflow.service.read_model import AssignmentRow, PageQuery, RequestRow, Scope
 
 _OPS = {"eq": "=", "gt": ">", "ge": ">=", "lt": "<", "le": "<="}
 

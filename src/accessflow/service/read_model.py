@@ -1,0 +1,139 @@
+"""What the HTTP API reads and the ports it reads and produces through.
+
+The API's use cases (:mod:`accessflow.service.submit`, :mod:`accessflow.service.actions`)
+see committed state only through :class:`ReadModel` and :class:`IdempotencyKeys`, and send
+commands only through :class:`CommandPublisher`, as the worker's handlers see the store only
+through :class:`~accessflow.service.ports.UnitOfWork`. The PostgreSQL adapter implements
+the reads (``adapters/postgres/read_model.py``), the memory store's twin serves unit tests
+(``adapters/memory_read_model.py``), and the API's producer implements the publisher.
+
+The query records (:class:`PageQuery` and the :class:`Comparison` triples the OData parser
+produces) live here too: the API builds them and the adapter translates them into SQL.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal, Protocol
+
+from accessflow.domain.view import DirectoryView
+
+Scope = Literal["visible", "target", "createdBy", "approver"]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    field: str  # a Graph property path such as ``accessPackage/id``
+    op: str  # eq, gt, ge, lt, le
+    value: Any
+
+
+@dataclass(frozen=True)
+class Keyset:
+    created_at: datetime
+    id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class PageQuery:
+    filters: tuple[Comparison, ...] = ()
+    limit: int = 100
+    descending: bool = False
+    after: Keyset | None = None
+    # Restrict to one user's rows: ``visible`` = what a non-admin may read.
+    user: str | None = None
+    scope: Scope = "visible"
+
+
+@dataclass(frozen=True)
+class RequestRow:
+    id: uuid.UUID
+    created_at: datetime
+    state: str
+    completed_at: datetime | None
+    requestor_id: str | None
+    target_id: str | None
+    access_package_id: str | None
+    assignment_id: str | None
+    document: dict[str, Any]
+    approval: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class AssignmentRow:
+    id: uuid.UUID
+    created_at: datetime
+    target_id: str
+    document: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class IdempotencyRecord:
+    request_id: uuid.UUID
+    body_hash: str
+    state: str  # pending | done
+    command: dict[str, Any]
+    response: dict[str, Any] | None
+    stale: bool
+
+
+class ReadModel(Protocol):
+    """Committed state, as the API's pre-checks read it."""
+
+    async def request(self, request_id: uuid.UUID) -> RequestRow | None: ...
+
+    async def view(
+        self, user_ids: Collection[str], mails: Collection[str], assignment_ids: Collection[str]
+    ) -> DirectoryView:
+        """The rules' view for these ids: what the worker's ``BatchStore.view`` reads."""
+        ...
+
+
+class IdempotencyKeys(Protocol):
+    """Idempotency keys of the create: claimed ``pending`` before the command is produced,
+    ``done`` (with the answer) once it was acknowledged, released when it was not."""
+
+    async def find(
+        self, caller: str, key: str, stale_after: timedelta
+    ) -> IdempotencyRecord | None: ...
+
+    async def claim(
+        self,
+        caller: str,
+        key: str,
+        body_hash: str,
+        request_id: uuid.UUID,
+        command: dict[str, Any],
+        response: dict[str, Any],
+    ) -> bool:
+        """False when the key is already claimed or done."""
+        ...
+
+    async def take_over(self, caller: str, key: str, stale_after: timedelta) -> bool:
+        """Re-claim a stale pending claim; True for exactly one of several contenders."""
+        ...
+
+    async def complete(self, caller: str, key: str) -> None: ...
+
+    async def release(self, caller: str, key: str, request_id: uuid.UUID) -> None: ...
+
+
+class CommandPublisher(Protocol):
+    """Sends one command envelope and returns once the broker acknowledged it; raises
+    when it could not (the caller learns at once, nothing is left to be sent later)."""
+
+    async def publish(self, envelope: dict[str, Any]) -> None: ...
+
+
+@dataclass(frozen=True)
+class Channels:
+    """The ports the API's use cases read and produce through, and their envelopes'
+    ``source``."""
+
+    read: ReadModel
+    keys: IdempotencyKeys
+    publisher: CommandPublisher
+    source: str
