@@ -24,6 +24,7 @@ from pydantic import ValidationError
 from accessflow.adapters.kafka.access import start_client
 from accessflow.adapters.kafka.limits import check_topic_limits, command_budget
 from accessflow.adapters.kafka.producer import CLOUDEVENTS_HEADERS, make_producer
+from accessflow.connection import KafkaConnectionSettings
 from accessflow.domain.codes import ReasonCode
 from accessflow.domain.create import CreateAssignmentRequest, parse_create_request
 from accessflow.domain.errors import ErrorDetail, RequestValidationError
@@ -36,7 +37,6 @@ from accessflow.service.commands import (
     CommandEnvelope,
     command_envelope,
 )
-from accessflow.settings import Settings
 
 DEFAULT_SOURCE = "urn:accessflow:client"
 
@@ -93,7 +93,7 @@ class AccessflowProducer:
 
     def __init__(
         self,
-        settings: Settings,
+        settings: KafkaConnectionSettings,
         *,
         source: str = DEFAULT_SOURCE,
         linger_ms: int = 5,

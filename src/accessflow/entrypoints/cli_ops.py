@@ -25,19 +25,12 @@ from accessflow.adapters.kafka.access import start_client
 from accessflow.adapters.kafka.dlq import DLQ_HEADER_PREFIXES
 from accessflow.adapters.kafka.producer import CLOUDEVENTS_HEADERS, make_producer
 from accessflow.adapters.kafka.reading import TopicNotFoundError, follow, read_to_end
+from accessflow.entrypoints.cli_support import settings_of
 from accessflow.settings import Settings
 
 T = TypeVar("T")
 
 _PREVIEW_CHARS = 80
-
-
-def _settings(ctx: click.Context) -> Settings:
-    # Imported late: cli.py imports this module at its end, and under ``python -m`` the
-    # running cli module is ``__main__``, so a top-level import would be circular.
-    from accessflow.entrypoints.cli import _settings as read_settings
-
-    return read_settings(ctx)
 
 
 def _run(coro: Coroutine[Any, Any, T]) -> T:
@@ -210,7 +203,7 @@ def dlq() -> None:
 @click.pass_context
 def dlq_list(ctx: click.Context, json_: bool, limit: int | None, selection: Selection) -> None:
     """List the DLQ from its beginning to its current end (per-partition order)."""
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     entries = _run(_select(settings, selection, limit))
     _echo_entries(entries, _as_json(json_))
 
@@ -231,7 +224,7 @@ def dlq_replay(
     """
     if selection.empty and not all_:
         raise click.UsageError("select entries with a filter (--code, --key, …) or --all")
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     entries = _run(_select(settings, selection, None))
     if dry_run:
         _echo_entries(entries, _as_json(False))
@@ -280,7 +273,7 @@ def events_tail(
     timeout: float | None,
 ) -> None:
     """Print events as they arrive. With --count and --timeout, exit 1 if fewer arrived."""
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     stream = follow(
         settings, settings.events_topic, from_beginning=from_beginning, timeout_s=timeout
     )
