@@ -10,12 +10,12 @@ from typing import Any
 
 from accessflow.adapters.postgres.pool import Conn
 from accessflow.adapters.postgres.queries import get_assignments, get_catalog_objects
-from accessflow.adapters.postgres.queries_history import HistoryRow, get_history
+from accessflow.adapters.postgres.queries_history import get_history
 from accessflow.api.auth import Principal
 from accessflow.domain.models.approvals import UNREVIEWED_ID, Approval, ApprovalStage, Identity
 from accessflow.domain.models.base import format_utc
 from accessflow.domain.models.requests import to_graph
-from accessflow.service.read_model import RequestRow
+from accessflow.service.read_model import HistoryRow, RequestRow
 
 #: Navigation properties: only present when asked for with ``$expand``.
 NAVIGATION = ("accessPackage", "assignment", "requestor", "history")

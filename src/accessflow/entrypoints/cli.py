@@ -108,9 +108,9 @@ def catalog() -> None:
 @click.pass_context
 def catalog_apply(ctx: click.Context, path: Path) -> None:
     """Validate a catalog file (YAML or JSON) and upsert it; every problem is reported."""
+    from accessflow.adapters.catalog_file import read_catalog_file
     from accessflow.adapters.postgres.catalog_store import apply_catalog
     from accessflow.adapters.postgres.pool import connect
-    from accessflow.domain.catalog_file import read_catalog_file
     from accessflow.domain.errors import CatalogValidationError
 
     settings = settings_of(ctx)

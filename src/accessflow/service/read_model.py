@@ -70,6 +70,33 @@ class AssignmentRow:
     document: dict[str, Any]
 
 
+#: Causes that are not commands, whose causation ids say what they are.
+_NOT_COMMANDS = frozenset({"timer", "delivery"})
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    request_id: uuid.UUID
+    sequence: int
+    previous_state: str | None
+    state: str
+    status: str
+    reason: dict[str, Any] | None
+    causation_id: str
+    command_type: str | None  # the processed command's type, when a command caused it
+    occurred_at: datetime
+
+    @property
+    def cause_type(self) -> str:
+        """``timer`` or ``delivery`` for those causes (the worker's ledger records fired
+        timers too, as ``accessflow.timer.fired``, but a timer is not a command), else the
+        command's type."""
+        prefix, separator, _ = self.causation_id.partition(":")
+        if separator and prefix in _NOT_COMMANDS:
+            return prefix
+        return self.command_type or "unknown"
+
+
 @dataclass(frozen=True)
 class IdempotencyRecord:
     request_id: uuid.UUID
