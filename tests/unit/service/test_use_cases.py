@@ -36,6 +36,7 @@ from accessflow.service.commands import (
     DATA_MODELS,
     CommandEnvelope,
     CreateData,
+    create_command,
 )
 from accessflow.service.handlers import handle_batch
 from accessflow.service.read_model import Channels
@@ -176,18 +177,7 @@ async def test_the_pre_check_and_the_worker_decide_alike(
     worker accepts, with the state the pre-check's decision named."""
     request_id = uuid.uuid4()
     worker = as_command(
-        {
-            "specversion": "1.0",
-            "id": str(uuid.uuid4()),
-            "source": SOURCE,
-            "type": CREATE,
-            "subject": str(request_id),
-            "data": {
-                "requestId": str(request_id),
-                "requestor": {"objectId": caller, "isAdmin": admin},
-                "request": body,
-            },
-        }
+        create_command(caller, body, source=SOURCE, request_id=request_id, is_admin=admin)
     )
     api_code = None
     try:
