@@ -17,7 +17,13 @@ from accessflow.api.errors import ApiError
 from accessflow.api.publisher import command_traceparent
 from accessflow.api.representation import request_resource
 from accessflow.domain.create import CreateAssignmentRequest
-from accessflow.service.submit import KeyInFlight, KeyReused, Submission, body_hash, submit
+from accessflow.service.submit import (
+    KeyInFlightError,
+    KeyReusedError,
+    Submission,
+    body_hash,
+    submit,
+)
 
 __all__ = ["Created", "body_hash", "create_request"]
 
@@ -39,9 +45,9 @@ async def create_request(
     asked = Submission(caller.caller, body, key, command_traceparent(traceparent))
     try:
         submitted = await submit(ctx.channels, asked, datetime.now(UTC))
-    except KeyReused as exc:
+    except KeyReusedError as exc:
         raise ApiError(409, "IdempotencyKeyReused", str(exc), target="Idempotency-Key") from None
-    except KeyInFlight as exc:
+    except KeyInFlightError as exc:
         raise ApiError(
             409,
             "IdempotencyKeyInFlight",

@@ -9,7 +9,7 @@ it decides again over what is committed when the command arrives.
 
 Order matters: a replay is looked up before the rules run (the first request is itself an
 open request the rules would now refuse), and the key is claimed before the command is
-produced, so a concurrent retry waits (:class:`KeyInFlight`) instead of producing a second.
+produced, so a concurrent retry waits (:class:`KeyInFlightError`) instead of producing a second.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ class Submitted:
     replayed: bool = False
 
 
-class KeyReused(Exception):  # noqa: N818 - says what happened, like the Graph code it maps to
+class KeyReusedError(Exception):
     """The key was used by this caller for a different body."""
 
     def __init__(self, key: str) -> None:
@@ -50,7 +50,7 @@ class KeyReused(Exception):  # noqa: N818 - says what happened, like the Graph c
         self.key = key
 
 
-class KeyInFlight(Exception):  # noqa: N818
+class KeyInFlightError(Exception):
     """A request with this key is still being submitted; a retry shortly will find it done."""
 
     def __init__(self, key: str) -> None:
@@ -62,6 +62,9 @@ class KeyInFlight(Exception):  # noqa: N818
 
 @dataclass(frozen=True)
 class Submission:
+    """A create as the caller asked for it: the body, its idempotency key (per caller), and
+    the trace the command continues."""
+
     caller: Caller
     body: CreateAssignmentRequest
     key: str | None = None
@@ -85,6 +88,9 @@ async def decide_create(
 
 
 async def submit(ports: Channels, asked: Submission, now: datetime) -> Submitted:
+    """Answer a repeated key with its first answer; else decide, produce the create command
+    and answer once it was acknowledged. A refusal raises the rule's ``DomainError``, a
+    publisher failure its own error (the key is then released)."""
     digest = body_hash(asked.body)
     owner = asked.caller.object_id
     if asked.key is not None:
@@ -109,7 +115,7 @@ async def submit(ports: Channels, asked: Submission, now: datetime) -> Submitted
     if not await ports.keys.claim(owner, asked.key, digest, request_id, envelope, resource):
         replay = await _replay(ports, owner, asked.key, digest)
         if replay is None:  # the claim was released between our insert and our read
-            raise KeyInFlight(asked.key)
+            raise KeyInFlightError(asked.key)
         return replay
     return await _produce_claimed(ports, owner, asked.key, request_id, envelope, resource)
 
@@ -136,11 +142,11 @@ async def _replay(ports: Channels, owner: str, key: str, digest: str) -> Submitt
     if record is None:
         return None
     if record.body_hash != digest:
-        raise KeyReused(key)
+        raise KeyReusedError(key)
     if record.state == "done" and record.response is not None:
         return Submitted(record.response, replayed=True)
     if not record.stale or not await ports.keys.take_over(owner, key, STALE_CLAIM):
-        raise KeyInFlight(key)
+        raise KeyInFlightError(key)
     # The claim's process died between producing and recording: send the same command
     # again (same CloudEvents id, so the worker applies it at most once).
     resource = record.response or {}

@@ -42,8 +42,8 @@ from accessflow.service.handlers import handle_batch
 from accessflow.service.read_model import Channels
 from accessflow.service.submit import (
     STALE_CLAIM,
-    KeyInFlight,
-    KeyReused,
+    KeyInFlightError,
+    KeyReusedError,
     Submission,
     Submitted,
     submit,
@@ -217,7 +217,7 @@ async def test_keys_belong_to_their_caller(api: Api) -> None:
 
 async def test_a_key_reused_for_another_body_is_refused(api: Api) -> None:
     await api.submit(sales_for(MEGAN), key="k")
-    with pytest.raises(KeyReused):
+    with pytest.raises(KeyReusedError):
         await api.submit({**sales_for(MEGAN), "justification": "other"}, key="k")
     assert len(api.publisher.sent) == 1
 
@@ -235,7 +235,7 @@ async def test_a_failed_produce_releases_the_key_so_a_retry_starts_afresh(api: A
 async def test_a_fresh_pending_key_makes_a_retry_wait(api: Api) -> None:
     envelope = {"id": "c-1"}
     await api.read.claim(MEGAN, "busy", _digest(sales_for(MEGAN)), uuid.uuid4(), envelope, {})
-    with pytest.raises(KeyInFlight):
+    with pytest.raises(KeyInFlightError):
         await api.submit(sales_for(MEGAN), key="busy")
     assert api.publisher.sent == []
 
@@ -247,7 +247,7 @@ async def test_a_stale_pending_key_sends_the_same_command_again(api: Api) -> Non
     with pytest.raises(ProcessDiedError):
         await api.submit(sales_for(MEGAN), key="k")
     [original] = api.publisher.sent
-    with pytest.raises(KeyInFlight):  # not yet stale: it may still be on its way
+    with pytest.raises(KeyInFlightError):  # not yet stale: it may still be on its way
         await api.submit(sales_for(MEGAN), key="k")
     api.read.clock = lambda: NOW + STALE_CLAIM + timedelta(seconds=1)
     again = await api.submit(sales_for(MEGAN), key="k")
