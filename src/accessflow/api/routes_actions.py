@@ -194,6 +194,6 @@ async def decide(
     traceparent: Traceparent = None,
 ) -> Response:
     body = await _decision(request)
-    decision = actions.StageDecision(stage_id, body.review_result, body.justification)
+    decision = actions.StageReview(stage_id, body.review_result, body.justification)
     await actions.decide(ctx.channels, _action(caller, approval_id, traceparent), decision)
     return Response(status_code=204)

@@ -38,7 +38,7 @@ class Action:
 
 
 @dataclass(frozen=True)
-class StageDecision:
+class StageReview:
     stage_id: uuid.UUID
     review_result: str  # Approve | Deny
     justification: str | None = None
@@ -143,7 +143,7 @@ def stage_of(stages: list[dict[str, Any]], stage_id: uuid.UUID) -> dict[str, Any
     raise DomainError(ReasonCode.APPROVAL_STAGE_NOT_FOUND, f"no approval stage {stage_id}")
 
 
-async def decide(ports: Channels, asked: Action, decision: StageDecision) -> None:
+async def decide(ports: Channels, asked: Action, decision: StageReview) -> None:
     """Approve or deny the approval's current stage (the approval's id is the request's)."""
     reviewer = asked.caller.object_id
     row = await approval_of(ports.read, asked.caller, asked.request_id, check_read=False)

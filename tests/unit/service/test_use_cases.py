@@ -30,7 +30,7 @@ from accessflow.domain.create import parse_create_request
 from accessflow.domain.errors import DomainError
 from accessflow.domain.rules import Caller
 from accessflow.service import actions
-from accessflow.service.actions import Action, StageDecision
+from accessflow.service.actions import Action, StageReview
 from accessflow.service.commands import (
     CREATE,
     DATA_MODELS,
@@ -297,7 +297,7 @@ async def test_actions_on_an_unknown_request_are_not_found(api: Api) -> None:
     for act in (
         actions.cancel(api.ports, unknown),
         actions.reprocess(api.ports, unknown, timedelta(days=14)),
-        actions.decide(api.ports, unknown, StageDecision(uuid.uuid4(), "Approve", "ok")),
+        actions.decide(api.ports, unknown, StageReview(uuid.uuid4(), "Approve", "ok")),
     ):
         with pytest.raises(DomainError) as refused:
             await act
@@ -323,7 +323,7 @@ async def test_the_approver_decides_and_the_worker_moves_the_stage(api: Api) -> 
     row = await api.read.request(request_id)
     assert row is not None
     stage = uuid.UUID(actions.stages_of(row)[0]["id"])
-    decision = StageDecision(stage, "Approve", "fine")
+    decision = StageReview(stage, "Approve", "fine")
     with pytest.raises(DomainError) as refused:
         await actions.decide(api.ports, api.action(request_id, KAYO), decision)
     assert refused.value.code.value == "NotAnApprover"
