@@ -7,17 +7,18 @@ a client library.
 
 from __future__ import annotations
 
-from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 from urllib.parse import parse_qs, urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 
-from accessflow.connection import (
+from accessflow.settings_base import (
     ENV_PREFIX,
     KafkaConnectionSettings,
     KafkaSecurityProtocol,
+    LogFormat,
+    LoggingSettings,
     PositiveInt,
     SettingsError,
     read_settings,
@@ -31,12 +32,6 @@ __all__ = [
     "SettingsError",
     "load_settings",
 ]
-
-
-class LogFormat(StrEnum):
-    AUTO = "auto"  # JSON lines off a terminal, readable console output on one
-    JSON = "json"
-    CONSOLE = "console"
 
 
 #: libpq's sslmode values, which asyncpg reads from the URL (docs/security.md).
@@ -54,7 +49,7 @@ def _check_tls_parameters(query: dict[str, list[str]]) -> None:
                 raise ValueError(f"{name}={path!r} is not a file")
 
 
-class Settings(KafkaConnectionSettings):
+class Settings(KafkaConnectionSettings, LoggingSettings):
     """Everything accessflow reads from its environment."""
 
     # Connections
@@ -103,10 +98,6 @@ class Settings(KafkaConnectionSettings):
     idempotency_retention_hours: Annotated[int, Field(ge=1, le=876000)] = 24
     housekeeping_interval_seconds: Annotated[float, Field(gt=0)] = 600.0
 
-    # Logging
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
-    log_format: LogFormat = LogFormat.AUTO
-
     # Observability
     metrics_port: Annotated[int, Field(ge=0, le=65535)] = 9464
     # Loopback unless told otherwise; the container image sets 0.0.0.0 for probes/scrapes.
@@ -126,11 +117,6 @@ class Settings(KafkaConnectionSettings):
     auth_admin_role: str = "EntitlementManagement.Admin"
     # Development only: accept requests without a token (as the user in X-Accessflow-User).
     auth_dev_unauthenticated: bool = False
-
-    @field_validator("log_level", mode="before")
-    @classmethod
-    def _upper_level(cls, value: object) -> object:
-        return value.upper() if isinstance(value, str) else value
 
     @field_validator("database_url")
     @classmethod

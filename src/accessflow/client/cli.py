@@ -25,10 +25,11 @@ from accessflow.client.config import load_client_config
 from accessflow.client.http_cli import approvals, requests
 from accessflow.client.producer import AccessflowProducer, NewRequest
 from accessflow.client.subscriber import subscription, terminal_states
-from accessflow.connection import KafkaConnectionSettings, SettingsError
 from accessflow.domain.create import parse_create_request
 from accessflow.domain.errors import RequestValidationError
+from accessflow.logs import configure_logging
 from accessflow.service.events import StateChanged
+from accessflow.settings_base import KafkaConnectionSettings, SettingsError
 
 __all__ = ["approvals", "requests", "submit"]
 
@@ -46,14 +47,16 @@ class Parsed:
 
 def _config(ctx: click.Context) -> KafkaConnectionSettings:
     """The invocation's Kafka connection: the server's settings when the command line has
-    read them already, else the client's own (``ACCESSFLOW_*`` as well)."""
+    read them already, else the client's own (``ACCESSFLOW_*`` as well), with logging
+    configured from it (to stderr: stdout is the command's output)."""
     config = ctx.find_object(KafkaConnectionSettings)
     if config is None:
         try:
-            config = load_client_config()
+            client = load_client_config()
         except SettingsError as exc:
             raise click.ClickException(str(exc)) from None
-        ctx.obj = config
+        configure_logging(client.log_level, client.log_format)
+        ctx.obj = config = client
     return config
 
 

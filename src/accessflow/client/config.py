@@ -11,16 +11,21 @@ from __future__ import annotations
 
 from pydantic import SecretStr
 
-from accessflow.connection import KafkaConnectionSettings, SettingsError, read_settings
+from accessflow.settings_base import (
+    KafkaConnectionSettings,
+    LoggingSettings,
+    SettingsError,
+    read_settings,
+)
 
 __all__ = ["ClientConfig", "SettingsError", "load_client_config"]
 
 DEFAULT_API_URL = "http://127.0.0.1:8000"
 
 
-class ClientConfig(KafkaConnectionSettings):
-    """Brokers, their security options, the topics and the size budget (the server's own
-    variables), plus the HTTP API's URL and bearer token."""
+class ClientConfig(KafkaConnectionSettings, LoggingSettings):
+    """Brokers, their security options, the topics, the size budget and logging (the
+    server's own variables), plus the HTTP API's URL and bearer token."""
 
     api_url: str = DEFAULT_API_URL
     api_token: SecretStr | None = None

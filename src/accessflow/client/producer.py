@@ -24,7 +24,6 @@ from pydantic import ValidationError
 from accessflow.adapters.kafka.access import start_client
 from accessflow.adapters.kafka.limits import check_topic_limits, command_budget
 from accessflow.adapters.kafka.producer import CLOUDEVENTS_HEADERS, make_producer
-from accessflow.connection import KafkaConnectionSettings
 from accessflow.domain.codes import ReasonCode
 from accessflow.domain.create import CreateAssignmentRequest, parse_create_request
 from accessflow.domain.errors import ErrorDetail, RequestValidationError
@@ -37,6 +36,7 @@ from accessflow.service.commands import (
     CommandEnvelope,
     command_envelope,
 )
+from accessflow.settings_base import KafkaConnectionSettings
 
 DEFAULT_SOURCE = "urn:accessflow:client"
 

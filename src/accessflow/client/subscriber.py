@@ -27,7 +27,6 @@ from aiokafka import ConsumerRecord
 from pydantic import ValidationError
 
 from accessflow.adapters.kafka.reading import following
-from accessflow.connection import KafkaConnectionSettings
 from accessflow.service.events import (
     ASSIGNMENT_CHANGED,
     COMMAND_REJECTED,
@@ -35,6 +34,7 @@ from accessflow.service.events import (
     EventEnvelope,
     StateChanged,
 )
+from accessflow.settings_base import KafkaConnectionSettings
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ from aiokafka.errors import (
 from aiokafka.protocol.metadata import MetadataRequest
 
 from accessflow.adapters.kafka.options import client_options
-from accessflow.connection import KafkaConnectionSettings
+from accessflow.settings_base import KafkaConnectionSettings
 
 #: Errors no retry can fix: the broker refused who we are or how we connect.
 REFUSALS: tuple[type[BaseException], ...] = (

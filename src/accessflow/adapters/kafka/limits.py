@@ -23,8 +23,8 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from accessflow.adapters.kafka.options import client_options
 from accessflow.adapters.kafka.producer import MAX_BATCH_SIZE, MAX_REQUEST_SIZE
-from accessflow.connection import KafkaConnectionSettings
 from accessflow.logs import get_logger
+from accessflow.settings_base import KafkaConnectionSettings
 
 log = get_logger(__name__)
 

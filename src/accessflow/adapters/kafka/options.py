@@ -5,7 +5,7 @@ from __future__ import annotations
 import ssl
 from typing import Any
 
-from accessflow.connection import KafkaConnectionSettings, KafkaSecurityProtocol
+from accessflow.settings_base import KafkaConnectionSettings, KafkaSecurityProtocol
 
 
 def client_options(settings: KafkaConnectionSettings) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiokafka import AIOKafkaProducer
 
 from accessflow.adapters.kafka.options import client_options
-from accessflow.connection import KafkaConnectionSettings
+from accessflow.settings_base import KafkaConnectionSettings
 
 CLOUDEVENTS_HEADERS = [("content-type", b"application/cloudevents+json")]
 #: The largest request (and so the largest record) a producer sends: aiokafka's default,

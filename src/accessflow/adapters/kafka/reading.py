@@ -18,7 +18,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from accessflow.adapters.kafka.access import start_client
 from accessflow.adapters.kafka.options import client_options
-from accessflow.connection import KafkaConnectionSettings
+from accessflow.settings_base import KafkaConnectionSettings
 
 _POLL_MS = 500
 _METADATA_ATTEMPTS = 20

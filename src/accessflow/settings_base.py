@@ -1,10 +1,10 @@
-"""What every Kafka client of accessflow reads from its ``ACCESSFLOW_*`` environment: the
-brokers, their security options, the two topics and the size budget.
+"""What the server and the client both read from their ``ACCESSFLOW_*`` environment: the
+Kafka connection (brokers, security options, the two topics, the size budget) and logging.
 
 The server's :class:`~accessflow.settings.Settings` and the client's
-:class:`~accessflow.client.config.ClientConfig` both extend :class:`KafkaConnectionSettings`,
-so a client reads the same variables, checked the same way, without the server's
-configuration; the Kafka adapters need nothing more than this.
+:class:`~accessflow.client.config.ClientConfig` both extend :class:`KafkaConnectionSettings`
+and :class:`LoggingSettings`, so a client reads the same variables, checked the same way,
+without the server's configuration; the Kafka adapters take nothing more than the first.
 """
 
 from __future__ import annotations
@@ -34,15 +34,33 @@ class KafkaSecurityProtocol(StrEnum):
     SASL_SSL = "SASL_SSL"
 
 
-class KafkaConnectionSettings(BaseSettings):
-    """The brokers, topics and size budget a producer or subscriber of accessflow needs."""
+class LogFormat(StrEnum):
+    AUTO = "auto"  # JSON lines off a terminal, readable console output on one
+    JSON = "json"
+    CONSOLE = "console"
 
+
+class _FromEnvironment(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
         case_sensitive=False,
         extra="ignore",
         frozen=True,
     )
+
+
+class LoggingSettings(_FromEnvironment):
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    log_format: LogFormat = LogFormat.AUTO
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+
+class KafkaConnectionSettings(_FromEnvironment):
+    """The brokers, topics and size budget a producer or subscriber of accessflow needs."""
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
 
