@@ -76,6 +76,9 @@ class Settings(KafkaConnectionSettings, LoggingSettings):
     consumer_session_timeout_ms: Annotated[int, Field(ge=1000)] = 10_000
     consumer_heartbeat_interval_ms: Annotated[int, Field(ge=100)] = 3_000
     max_poll_records: PositiveInt = 500
+    # What one fetch may bring, compressed (docs/operations.md, Memory bounds of a fetch).
+    consumer_fetch_max_bytes: PositiveInt = 8 * 1_048_576
+    consumer_max_partition_fetch_bytes: PositiveInt = 1_048_576
     shutdown_timeout_seconds: Annotated[float, Field(gt=0)] = 30.0
 
     # Deliveries through outside connectors (docs/connectors.md)

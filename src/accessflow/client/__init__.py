@@ -11,7 +11,12 @@ See ``docs/client.md``.
 from __future__ import annotations
 
 from accessflow.client.config import ClientConfig, load_client_config
-from accessflow.client.producer import AccessflowProducer, NewRequest, build_create
+from accessflow.client.producer import (
+    AccessflowProducer,
+    CommandRefusedError,
+    NewRequest,
+    build_create,
+)
 from accessflow.client.subscriber import (
     TERMINAL_STATES,
     EventOrderer,
@@ -28,6 +33,7 @@ __all__ = [
     "TERMINAL_STATES",
     "AccessflowProducer",
     "ClientConfig",
+    "CommandRefusedError",
     "CreateAssignmentRequest",
     "EventEnvelope",
     "EventOrderer",

@@ -7,8 +7,9 @@ through :class:`~accessflow.service.ports.UnitOfWork`. The PostgreSQL adapter im
 the reads (``adapters/postgres/read_model.py``), the memory store's twin serves unit tests
 (``adapters/memory_read_model.py``), and the API's producer implements the publisher.
 
-The query records (:class:`PageQuery` and the :class:`Comparison` triples the OData parser
-produces) live here too: the API builds them and the adapter translates them into SQL.
+The query records (:class:`PageQuery`, holding the
+:class:`~accessflow.domain.filters.Comparison` triples the OData parser produces, and the
+rows read back) live here too: the API builds them and the adapter translates them into SQL.
 """
 
 from __future__ import annotations
@@ -19,16 +20,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
+from accessflow.domain.filters import Comparison
 from accessflow.domain.view import DirectoryView
 
 Scope = Literal["visible", "target", "createdBy", "approver"]
-
-
-@dataclass(frozen=True)
-class Comparison:
-    field: str  # a Graph property path such as ``accessPackage/id``
-    op: str  # eq, gt, ge, lt, le
-    value: Any
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Read models for the HTTP API over committed state: requests, assignments, catalog objects.
 
 The worker is the only writer of these tables; the API only reads them. Filters arrive as
-:class:`~accessflow.service.read_model.Comparison` triples (Graph property, operator, typed
+:class:`~accessflow.domain.filters.Comparison` triples (Graph property, operator, typed
 value) that the API's OData parser has already checked; each property maps to a fixed SQL
 expression below and every value is a bound parameter, so no client text ever becomes SQL.
 Pages are keyset pages on ``(created_at, id)`` (the ``assignment_requests_created`` index),
