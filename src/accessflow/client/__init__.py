@@ -17,6 +17,7 @@ from accessflow.client.producer import (
     NewRequest,
     build_create,
 )
+from accessflow.client.reads import GraphReads, Page
 from accessflow.client.subscriber import (
     TERMINAL_STATES,
     EventOrderer,
@@ -37,7 +38,9 @@ __all__ = [
     "CreateAssignmentRequest",
     "EventEnvelope",
     "EventOrderer",
+    "GraphReads",
     "NewRequest",
+    "Page",
     "RequestValidationError",
     "StateChanged",
     "build_create",

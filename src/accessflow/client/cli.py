@@ -24,6 +24,7 @@ from aiokafka.errors import KafkaError
 from accessflow.adapters.kafka.limits import TopicLimitError
 from accessflow.client.config import load_client_config
 from accessflow.client.http_cli import approvals, requests
+from accessflow.client.http_reads import assignments, packages
 from accessflow.client.producer import AccessflowProducer, CommandRefusedError, NewRequest
 from accessflow.client.subscriber import subscription, terminal_states
 from accessflow.domain.create import parse_create_request
@@ -32,7 +33,7 @@ from accessflow.logs import configure_logging
 from accessflow.service.events import StateChanged
 from accessflow.settings_base import KafkaConnectionSettings, SettingsError
 
-__all__ = ["approvals", "requests", "submit"]
+__all__ = ["approvals", "assignments", "packages", "requests", "submit"]
 
 CLI_SOURCE = "urn:accessflow:cli"
 

@@ -14,7 +14,7 @@ from accessflow import __version__, bootstrap
 from accessflow.adapters.connectors_config import ConnectorsConfigError
 from accessflow.adapters.kafka.access import KafkaAccessRefused
 from accessflow.api.cli import api, token
-from accessflow.client.cli import approvals, requests, submit
+from accessflow.client.cli import approvals, assignments, packages, requests, submit
 from accessflow.entrypoints.cli_ops import dlq, events
 from accessflow.entrypoints.cli_parked import outbox
 from accessflow.entrypoints.cli_support import run, settings_of
@@ -156,7 +156,18 @@ def _echo_topics(states: list[Any]) -> None:
         click.echo(f"topic {verb} {state.name} ({state.partitions} partitions)")
 
 
-for command in (dlq, events, outbox, api, token, submit, requests, approvals):
+for command in (
+    dlq,
+    events,
+    outbox,
+    api,
+    token,
+    submit,
+    requests,
+    approvals,
+    packages,
+    assignments,
+):
     main.add_command(command)
 
 

@@ -21,6 +21,8 @@ from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
 from accessflow.domain.filters import Comparison
+from accessflow.domain.models.packages import AccessPackage, AccessPackageCatalog
+from accessflow.domain.models.policies import AccessPackageAssignmentPolicy
 from accessflow.domain.view import DirectoryView
 
 Scope = Literal["visible", "target", "createdBy", "approver"]
@@ -41,6 +43,8 @@ class PageQuery:
     # Restrict to one user's rows: ``visible`` = what a non-admin may read.
     user: str | None = None
     scope: Scope = "visible"
+    # Assignments only: keep those whose target also holds this package (live).
+    holding: str | None = None
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,16 @@ class HistoryRow:
         if separator and prefix in _NOT_COMMANDS:
             return prefix
         return self.command_type or "unknown"
+
+
+@dataclass(frozen=True)
+class CatalogObjects:
+    """The few, rarely changing parts of the catalog every batch needs, cached by version."""
+
+    version: int
+    catalogs: dict[str, AccessPackageCatalog]
+    packages: dict[str, AccessPackage]
+    policies: dict[str, AccessPackageAssignmentPolicy]
 
 
 @dataclass(frozen=True)
