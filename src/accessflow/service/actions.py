@@ -44,7 +44,7 @@ class StageReview:
     justification: str | None = None
 
 
-def is_(caller: Caller, other: str | None) -> bool:
+def _is(caller: Caller, other: str | None) -> bool:
     return other is not None and other.casefold() == caller.object_id.casefold()
 
 
@@ -54,7 +54,7 @@ def is_named_approver(stage: Mapping[str, Any], user: str) -> bool:
 
 
 def may_read(row: RequestRow, caller: Caller) -> bool:
-    if caller.is_admin or is_(caller, row.requestor_id) or is_(caller, row.target_id):
+    if caller.is_admin or _is(caller, row.requestor_id) or _is(caller, row.target_id):
         return True
     stages = (row.approval or {}).get("stages", [])
     return any(is_named_approver(stage, caller.object_id) for stage in stages)
@@ -75,7 +75,7 @@ def readable(row: RequestRow | None, caller: Caller, request_id: uuid.UUID) -> R
 async def _actionable(read: ReadModel, asked: Action) -> RequestRow:
     row = readable(await read.request(asked.request_id), asked.caller, asked.request_id)
     caller = asked.caller
-    if not (caller.is_admin or is_(caller, row.requestor_id) or is_(caller, row.target_id)):
+    if not (caller.is_admin or _is(caller, row.requestor_id) or _is(caller, row.target_id)):
         raise DomainError(
             ReasonCode.REQUESTOR_NOT_ALLOWED,
             "only the requestor, the target or an admin may do this",
