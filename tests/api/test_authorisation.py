@@ -42,11 +42,11 @@ from fastapi.routing import iter_route_contexts
 from pydantic import SecretStr
 
 from accessflow import bootstrap
+from accessflow.adapters.catalog_file import parse_catalog_text
 from accessflow.adapters.postgres.catalog_store import apply_catalog
 from accessflow.adapters.postgres.pool import connect
 from accessflow.api import create_app
 from accessflow.domain.catalog import Catalog
-from accessflow.domain.catalog_file import parse_catalog_text
 
 APPROVALS = f"{BASE}/accessPackageAssignmentApprovals"
 ON_BEHALF_POLICY = "9d3b1c52-6a1f-4c5e-9d0b-2f1e7c4a8b61"

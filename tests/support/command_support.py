@@ -13,8 +13,8 @@ from typing import Any
 
 import yaml
 
+from accessflow.adapters.catalog_file import read_catalog_file
 from accessflow.domain.catalog import Catalog, load_catalog
-from accessflow.domain.catalog_file import read_catalog_file
 from accessflow.service.approvals import STAGE_NAMESPACE
 from accessflow.service.commands import (
     CANCEL,

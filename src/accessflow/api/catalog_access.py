@@ -20,7 +20,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from accessflow.adapters.postgres.catalog_store import CatalogObjects
 from accessflow.adapters.postgres.pool import Conn
 from accessflow.adapters.postgres.view import load_view
 from accessflow.api.auth import Principal
@@ -33,6 +32,7 @@ from accessflow.domain.models.packages import AccessPackage, AccessPackageCatalo
 from accessflow.domain.models.policies import AccessPackageAssignmentPolicy
 from accessflow.domain.rules.applicable import applicable_policies
 from accessflow.domain.view import DirectoryView
+from accessflow.service.read_model import CatalogObjects
 
 
 @dataclass

@@ -10,7 +10,6 @@ from typing import Any
 
 from fastapi import Request
 
-from accessflow.adapters.postgres.queries import Keyset
 from accessflow.api.deps import base_url
 from accessflow.api.odata import (
     MAX_TOP,
@@ -21,6 +20,7 @@ from accessflow.api.odata import (
     parse_options,
 )
 from accessflow.domain.storable import moment_problem, text_problem
+from accessflow.service.read_model import Keyset
 
 #: A catalog page's key is an object id (the domain bounds ids to 256 characters).
 MAX_KEY_CHARS = 256

@@ -18,9 +18,6 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 
 from accessflow.adapters.postgres.pool import Conn
 from accessflow.adapters.postgres.queries import (
-    AssignmentRow,
-    PageQuery,
-    Scope,
     assignment_requestors,
     count_assignments,
     get_assignments,
@@ -41,6 +38,7 @@ from accessflow.domain.codes import ReasonCode
 from accessflow.domain.enums import AssignmentState
 from accessflow.domain.errors import DomainError
 from accessflow.domain.filters import Comparison
+from accessflow.service.read_model import AssignmentRow, PageQuery, Scope
 
 router = APIRouter(prefix=PREFIX, tags=["assignments"], responses=ERROR_RESPONSES)
 

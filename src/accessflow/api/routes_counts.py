@@ -7,12 +7,13 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse
 
-from accessflow.adapters.postgres.queries import PageQuery, count_requests
+from accessflow.adapters.postgres.queries import count_requests
 from accessflow.api import paging
 from accessflow.api.counting import COUNT_RESPONSES, count_response, count_spec
 from accessflow.api.deps import PREFIX, Caller, Context
 from accessflow.api.errors import ERROR_RESPONSES
 from accessflow.api.routes_requests import REQUESTS
+from accessflow.service.read_model import PageQuery
 
 router = APIRouter(prefix=PREFIX, tags=["assignmentRequests"], responses=ERROR_RESPONSES)
 REQUEST_COUNT = count_spec(REQUESTS)

@@ -11,14 +11,7 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
 
 from accessflow.adapters.postgres.pool import Conn
-from accessflow.adapters.postgres.queries import (
-    PageQuery,
-    RequestRow,
-    Scope,
-    count_requests,
-    get_request,
-    list_requests,
-)
+from accessflow.adapters.postgres.queries import count_requests, get_request, list_requests
 from accessflow.adapters.postgres.queries_history import get_history
 from accessflow.api import paging
 from accessflow.api.auth import Principal
@@ -26,12 +19,10 @@ from accessflow.api.create import create_request
 from accessflow.api.deps import PREFIX, Caller, Context, base_url, context_url, json_body
 from accessflow.api.errors import ERROR_RESPONSES
 from accessflow.api.odata import RANGE, CollectionSpec, FieldSpec
-from accessflow.api.publisher import valid_traceparent
 from accessflow.api.representation import (
     REQUEST_PROPERTIES,
     expand_requests,
     history_resource,
-    is_named_approver,
     request_resource,
 )
 from accessflow.api.schemas import (
@@ -40,10 +31,10 @@ from accessflow.api.schemas import (
     HistoryCollection,
     create_body_schema,
 )
-from accessflow.domain.codes import ReasonCode
 from accessflow.domain.create import parse_create_request
 from accessflow.domain.enums import RequestState, RequestType
-from accessflow.domain.errors import DomainError
+from accessflow.service.actions import readable
+from accessflow.service.read_model import PageQuery, RequestRow, Scope
 
 router = APIRouter(prefix=PREFIX, tags=["assignmentRequests"], responses=ERROR_RESPONSES)
 ENTITY = "assignmentRequests/$entity"
@@ -97,7 +88,7 @@ async def create(
     201 once Kafka acknowledged it. A repeated idempotency key returns the first answer."""
     body = parse_create_request(await json_body(request))
     key = idempotency_key or request.state.client_request_id
-    created = await create_request(ctx, caller, body, key, valid_traceparent(traceparent))
+    created = await create_request(ctx, caller, body, key, traceparent)
     resource = {"@odata.context": context_url(request, ENTITY), **created.resource}
     location = f"{base_url(request)}{PREFIX}/assignmentRequests/{resource['id']}"
     headers = {"Location": location}
@@ -182,22 +173,7 @@ async def get_history_of(
 
 async def readable_request(conn: Conn, caller: Principal, request_id: uuid.UUID) -> RequestRow:
     """The request, if it exists (404) and the caller may read it (403)."""
-    row = await get_request(conn, request_id)
-    if row is None:
-        raise DomainError(ReasonCode.REQUEST_NOT_FOUND, f"no assignment request {request_id}")
-    if not may_read(row, caller):
-        raise DomainError(
-            ReasonCode.REQUESTOR_NOT_ALLOWED,
-            "only the requestor, the target, an approver or an admin may read this request",
-        )
-    return row
-
-
-def may_read(row: RequestRow, caller: Principal) -> bool:
-    if caller.is_admin or caller.is_(row.requestor_id) or caller.is_(row.target_id):
-        return True
-    stages = (row.approval or {}).get("stages", [])
-    return any(is_named_approver(stage, caller.object_id) for stage in stages)
+    return readable(await get_request(conn, request_id), caller.caller, request_id)
 
 
 async def _page(request: Request, ctx: Context, user: str | None, scope: Scope) -> JSONResponse:

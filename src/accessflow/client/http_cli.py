@@ -17,8 +17,10 @@ import click
 import httpx
 import orjson
 
+from accessflow.client.config import DEFAULT_API_URL
+
 BASE_PATH = "/v1.0/identityGovernance/entitlementManagement"
-DEFAULT_API_URL = "http://127.0.0.1:8000"
+
 _COLUMNS = ("id", "requestType", "state", "status", "createdDateTime")
 
 

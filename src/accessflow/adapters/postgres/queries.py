@@ -12,59 +12,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 import asyncpg
 
 from accessflow.adapters.postgres.pool import Conn
-from accessflow.domain.filters import Comparison
 from accessflow.service.ports import canonical_uuids
-
-Scope = Literal["visible", "target", "createdBy", "approver"]
-
-
-@dataclass(frozen=True)
-class Keyset:
-    created_at: datetime
-    id: uuid.UUID
-
-
-@dataclass(frozen=True)
-class PageQuery:
-    filters: tuple[Comparison, ...] = ()
-    limit: int = 100
-    descending: bool = False
-    after: Keyset | None = None
-    # Restrict to one user's rows: ``visible`` = what a non-admin may read.
-    user: str | None = None
-    scope: Scope = "visible"
-    # Assignments only: keep those whose target also holds this package (live).
-    holding: str | None = None
-
-
-@dataclass(frozen=True)
-class RequestRow:
-    id: uuid.UUID
-    created_at: datetime
-    state: str
-    completed_at: datetime | None
-    requestor_id: str | None
-    target_id: str | None
-    access_package_id: str | None
-    assignment_id: str | None
-    document: dict[str, Any]
-    approval: dict[str, Any] | None
-
-
-@dataclass(frozen=True)
-class AssignmentRow:
-    id: uuid.UUID
-    created_at: datetime
-    target_id: str
-    document: dict[str, Any]
-
+from accessflow.service.read_model import AssignmentRow, PageQuery, RequestRow, Scope
 
 _OPS = {"eq": "=", "gt": ">", "ge": ">=", "lt": "<", "le": "<="}
 
