@@ -3,7 +3,6 @@ same tests against both, and helpers to read from a consumer port."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 from collections.abc import Callable
@@ -134,9 +133,3 @@ async def fetch_until(
         for records in (await consumer.fetch(timeout_ms=200)).values():
             fetched.extend(records)
     return fetched
-
-
-async def fetching(consumer: Consumer, stop: asyncio.Event) -> None:
-    """Keep a member polling (Kafka rebalances only members that poll)."""
-    while not stop.is_set():
-        await consumer.fetch(timeout_ms=100)
