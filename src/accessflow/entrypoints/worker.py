@@ -11,23 +11,16 @@ import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeAlias
+from typing import Any, Protocol
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
-from aiokafka.abc import ConsumerRebalanceListener
-from aiokafka.errors import CommitFailedError, IllegalStateError
-
-from accessflow.adapters.kafka.access import start_client
-from accessflow.adapters.kafka.dlq import DeadLetter, send_dead_letters
-from accessflow.adapters.kafka.options import client_options
-from accessflow.adapters.kafka.producer import make_producer
+from accessflow.adapters.kafka.dlq import DeadLetter
 from accessflow.entrypoints.observability import Health, Metrics
 from accessflow.entrypoints.retry import Stopping, retry_transient
 from accessflow.logs import get_logger
+from accessflow.service.broker import CommitRefused, Consumer, Partition, Record, RecordSender
 from accessflow.settings import Settings
 
 log = get_logger(__name__)
-Record: TypeAlias = ConsumerRecord  # aiokafka is untyped; the alias documents intent
 
 
 @dataclass
@@ -42,17 +35,17 @@ class Processor(Protocol):
     async def process(self, records: list[Record]) -> PartitionResult: ...
 
 
-class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+class _Listener:
     """Revocation waits for the in-flight batch (which commits its own offsets)."""
 
     def __init__(self, worker: Worker) -> None:
         self._worker = worker
 
-    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+    async def on_revoked(self, revoked: list[Partition]) -> None:
         async with self._worker.in_flight:
             log.info("partitions.revoked", partitions=sorted(tp.partition for tp in revoked))
 
-    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+    async def on_assigned(self, assigned: list[Partition]) -> None:
         self._worker.health.assigned_partitions = len(assigned)
         log.info("partitions.assigned", partitions=sorted(tp.partition for tp in assigned))
 
@@ -66,9 +59,13 @@ class Worker:
         metrics: Metrics,
         on_committed: Callable[[], None] = lambda: None,
         *,
+        consumer: Consumer,
+        dead_letters: RecordSender,
         burst: bool = False,
     ) -> None:
         self._settings = settings
+        self._consumer = consumer
+        self._dlq = dead_letters
         self._processor = processor
         self.health = health
         self._metrics = metrics
@@ -79,27 +76,13 @@ class Worker:
         self.in_flight = asyncio.Lock()
 
     async def run(self, stop: asyncio.Event) -> None:
-        consumer = AIOKafkaConsumer(
-            group_id=self._settings.consumer_group_id,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            max_poll_records=self._settings.max_poll_records,
-            group_instance_id=self._settings.consumer_instance_id,
-            session_timeout_ms=self._settings.consumer_session_timeout_ms,
-            heartbeat_interval_ms=self._settings.consumer_heartbeat_interval_ms,
-            isolation_level="read_committed",
-            **client_options(self._settings),
-        )
-        consumer.subscribe([self._settings.commands_topic], listener=_Listener(self))
-        dlq = make_producer(self._settings, linger_ms=0)
+        consumer, dlq = self._consumer, self._dlq
         # A broker that is away is waited for; one that refuses us (KafkaAccessRefused) ends
         # the start at once with the reason.
         await retry_transient(
-            lambda: start_client(consumer, self._settings), what="consumer.start", stop=stop
+            lambda: consumer.start(_Listener(self)), what="consumer.start", stop=stop
         )
-        await retry_transient(
-            lambda: start_client(dlq, self._settings), what="dlq.start", stop=stop
-        )
+        await retry_transient(dlq.start, what="dlq.start", stop=stop)
         self.health.kafka_connected = True
         try:
             await self._loop(consumer, dlq, stop)
@@ -112,11 +95,9 @@ class Worker:
             await dlq.stop()
             self.health.kafka_connected = False
 
-    async def _loop(
-        self, consumer: AIOKafkaConsumer, dlq: AIOKafkaProducer, stop: asyncio.Event
-    ) -> None:
+    async def _loop(self, consumer: Consumer, dlq: RecordSender, stop: asyncio.Event) -> None:
         while not stop.is_set():
-            batch = await consumer.getmany(timeout_ms=500)
+            batch = await consumer.fetch(timeout_ms=500)
             self.health.last_poll = time.monotonic()
             if not batch:
                 if self._burst and await self._caught_up(consumer):
@@ -131,7 +112,7 @@ class Worker:
                 await self._bounded(self._handle(consumer, dlq, work, stop), stop)
             self._update_lag(consumer, work)
 
-    async def _caught_up(self, consumer: AIOKafkaConsumer) -> bool:
+    async def _caught_up(self, consumer: Consumer) -> bool:
         assigned = consumer.assignment()
         if not assigned:
             return False
@@ -162,9 +143,9 @@ class Worker:
 
     async def _handle(
         self,
-        consumer: AIOKafkaConsumer,
-        dlq: AIOKafkaProducer,
-        work: dict[TopicPartition, list[Record]],
+        consumer: Consumer,
+        dlq: RecordSender,
+        work: dict[Partition, list[Record]],
         stop: asyncio.Event,
     ) -> None:
         records = [record for recs in work.values() for record in recs]
@@ -177,7 +158,10 @@ class Worker:
         letters = result.dead_letters
         if letters:
             await retry_transient(
-                lambda: send_dead_letters(dlq, self._settings.dlq_topic, letters),
+                lambda: dlq.send_all(
+                    self._settings.dlq_topic,
+                    [(letter.key, letter.value, letter.headers()) for letter in letters],
+                ),
                 what="dlq.send",
                 stop=stop,
             )
@@ -185,16 +169,16 @@ class Worker:
                 self._metrics.dead_lettered.labels(letter.code).inc()
         await self._commit(consumer, {tp: recs[-1].offset + 1 for tp, recs in work.items()})
 
-    async def _commit(self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
+    async def _commit(self, consumer: Consumer, offsets: dict[Partition, int]) -> None:
         try:
             await consumer.commit(offsets)
             self.health.last_commit = time.monotonic()
-        except (CommitFailedError, IllegalStateError) as exc:
+        except CommitRefused as exc:
             # The group rebalanced under us: the effects are committed in PostgreSQL, so
             # the new owner's redelivery is recognised by command id and changes nothing.
             log.warning("offsets.commit_failed", error=str(exc))
 
-    def _update_lag(self, consumer: AIOKafkaConsumer, work: dict[TopicPartition, Any]) -> None:
+    def _update_lag(self, consumer: Consumer, work: dict[Partition, Any]) -> None:
         for tp, records in work.items():
             highwater = consumer.highwater(tp)
             if highwater is not None:

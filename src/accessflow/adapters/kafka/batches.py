@@ -35,9 +35,8 @@ from aiokafka.record.default_records import DefaultRecordBatchBuilder
 
 from accessflow.adapters.kafka.errors import is_record_refusal
 from accessflow.adapters.kafka.limits import BATCH_HEADER_BYTES, SendLimits
-from accessflow.service.broker import Delivery, Message, SendReport
-
-__all__ = ["Delivery", "Message", "SendReport", "message_bytes", "partition_for", "send_keyed"]
+from accessflow.service.broker import Delivery as Delivery
+from accessflow.service.broker import Message, SendReport
 
 
 def partition_for(key: bytes, partitions: list[int]) -> int:
