@@ -129,6 +129,7 @@ class Need(Flag):
 
 WORKER = Need.EVENTS | Need.DATABASE | Need.CONNECTORS
 RELAY = Need.EVENTS
+API = Need.DATABASE  # the command producer starts lazily (api/publisher.py)
 
 
 @dataclass
@@ -162,7 +163,7 @@ class Runtime:
         runtime = cls(
             settings,
             outbox=PgOutbox(settings),
-            producers=KafkaProducers(settings),
+            producers=producers(settings),
             consumer=lambda: KafkaConsumer.for_commands(settings),
             dead_letters=lambda: KafkaRecordSender(settings),
         )
@@ -189,6 +190,11 @@ class Runtime:
         return OutboxRelay(
             self.outbox, self.producers, topic, metrics=metrics, poll_interval=poll_interval
         )
+
+
+def producers(settings: Settings) -> ProducerFactory:
+    """Keyed producers on the configured broker (the relay's, the demo's)."""
+    return KafkaProducers(settings)
 
 
 async def _waiting(make: Callable[[], Awaitable[T]], what: str, stop: asyncio.Event | None) -> T:

@@ -26,3 +26,16 @@ def make_producer(settings: Settings, *, linger_ms: int = 5) -> AIOKafkaProducer
         max_request_size=MAX_REQUEST_SIZE,
         **client_options(settings),
     )
+
+
+def command_producer(settings: Settings, timeout_seconds: float) -> AIOKafkaProducer:
+    """The API's producer: nothing lingers (each POST waits for its own acknowledgement), and
+    a batch not delivered within ``timeout_seconds`` fails, so a command answered 503 is
+    never sent afterwards."""
+    return AIOKafkaProducer(
+        enable_idempotence=True,
+        linger_ms=0,
+        max_request_size=MAX_REQUEST_SIZE,
+        request_timeout_ms=int(timeout_seconds * 1000),
+        **client_options(settings),
+    )
