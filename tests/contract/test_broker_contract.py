@@ -183,3 +183,36 @@ async def test_end_offsets_count_each_partitions_records(broker: BrokerHarness) 
         await fetch_until(consumer, lambda got: len(got) >= len(messages))
         for partition in owned:
             assert consumer.highwater(partition) == expected[partition]
+
+
+class Holding(Revocations):
+    """Notes which partitions the member still owned while it was told of a revocation."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.consumer: Consumer | None = None
+        self.owned_while_revoking: list[set[Partition]] = []
+
+    async def on_revoked(self, partitions: list[Partition]) -> None:
+        if partitions and self.consumer is not None:
+            self.owned_while_revoking.append(self.consumer.assignment())
+        await super().on_revoked(partitions)
+
+
+async def test_a_member_still_owns_its_partitions_while_told_of_their_revocation(
+    broker: BrokerHarness,
+) -> None:
+    """So a revocation that waits for the in-flight batch lets that batch commit."""
+    topic = await broker.topic(2)
+    group = f"g-{uuid.uuid4().hex}"
+    told = Holding()
+    first = broker.consumer(topic, group)
+    told.consumer = first
+    await first.start(told)
+    try:
+        await assigned(first, 2)
+        async with member(broker, topic, group) as second:
+            await asyncio.gather(assigned(first, 1), assigned(second, 1))
+    finally:
+        await first.stop()
+    assert told.owned_while_revoking[0] == {Partition(topic, 0), Partition(topic, 1)}

@@ -85,6 +85,9 @@ class MemoryBroker:
         """Every record of ``topic``, partition after partition, each in order."""
         return [record for log in self._topic(topic).logs for record in log]
 
+    def committed_offsets(self, group_id: str) -> dict[Partition, int]:
+        return dict(self._group(group_id).committed)
+
     def consumer(self, topic: str, group_id: str, *, max_poll_records: int = 500) -> MemoryConsumer:
         return MemoryConsumer(self, topic, group_id, max_poll_records)
 
@@ -153,9 +156,12 @@ class MemoryConsumer:
             await self._broker._rebalance(self._group, self._topic)
 
     async def _revoke(self) -> None:
-        revoked, self._positions = sorted(self._positions), {}
+        """The listener runs while the partitions are still this member's (as in Kafka), so
+        the in-flight batch it waits for can still commit them."""
+        revoked = sorted(self._positions)
         if self._listener is not None and revoked:
             await self._listener.on_revoked(revoked)
+        self._positions = {}
 
     async def _assign(self, partitions: list[Partition], committed: dict[Partition, int]) -> None:
         self._positions = {p: committed.get(p, 0) for p in partitions}
