@@ -56,19 +56,31 @@ def processed_partitions(world: MemoryWorld) -> set[int]:
     return {r.partition for r in records if orjson.loads(r.value or b"{}")["id"] in ids}
 
 
-class JoinedAfterFetch:
-    """A member whose first non-empty fetch is followed by another member joining the group
-    before the worker takes the batch in hand: a rebalance between fetch and processing."""
+class StopsAfterCommit:
+    """A member that sets ``stop`` once its first commit is through."""
 
-    def __init__(self, inner: Consumer, joiner: Consumer) -> None:
+    def __init__(self, inner: Consumer, stop: asyncio.Event) -> None:
         self._inner = inner
+        self._stop = stop
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    async def commit(self, offsets: dict[Partition, int]) -> None:
+        await self._inner.commit(offsets)
+        self._stop.set()
+
+
+class JoinedAfterFetch(StopsAfterCommit):
+    """Its first non-empty fetch is followed by another member joining the group before the
+    worker takes the batch in hand: a rebalance between fetch and processing."""
+
+    def __init__(self, inner: Consumer, stop: asyncio.Event, joiner: Consumer) -> None:
+        super().__init__(inner, stop)
         self.joiner = joiner
         self.joined = False
         self.kept: set[Partition] = set()
         self.taken: set[Partition] = set()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
 
     async def fetch(self, timeout_ms: int) -> dict[Partition, list[Record]]:
         batch = await self._inner.fetch(timeout_ms)
@@ -84,18 +96,15 @@ async def test_a_rebalance_between_fetch_and_processing_commits_only_what_it_sti
     await world.submit(*spread_commands())
     topic, group = world.settings.commands_topic, world.settings.consumer_group_id
     joiner = world.broker.consumer(topic, group)
-    consumer = JoinedAfterFetch(world.broker.consumer(topic, group), joiner)
     stop = asyncio.Event()
-    running = asyncio.create_task(worker(world, consumer).run(stop))  # type: ignore[arg-type]
-    async with asyncio.timeout(5):
-        while not world.committed():
-            await asyncio.sleep(0.01)
-    stop.set()
-    await running
+    consumer = JoinedAfterFetch(world.broker.consumer(topic, group), stop, joiner)
+    await asyncio.wait_for(worker(world, consumer).run(stop), 5)  # type: ignore[arg-type]
 
     kept = {p.partition for p in consumer.kept}
     taken = {p.partition for p in consumer.taken}
-    assert kept and taken and kept.isdisjoint(taken)
+    assert kept
+    assert taken
+    assert kept.isdisjoint(taken)
     assert set(world.committed()) <= kept  # nothing committed for the joiner's partitions
     assert processed_partitions(world) == kept  # their records are left to their new owner
     await joiner.stop()
@@ -109,10 +118,9 @@ async def test_a_poison_record_goes_to_the_dlq_and_its_partition_moves_on() -> N
     await world.submit(command)
     world.broker.fail("send", times=2)  # the DLQ is away for a moment: waited for, not skipped
 
-    async with asyncio.timeout(10):
-        await worker(world, world.broker.consumer("commands", "workers")).run(
-            _stopped_when(lambda: bool(world.committed()) and bool(world.uow.outbox_events()))
-        )
+    stop = asyncio.Event()
+    consumer = StopsAfterCommit(world.broker.consumer("commands", "workers"), stop)
+    await asyncio.wait_for(worker(world, consumer).run(stop), 10)  # type: ignore[arg-type]
 
     [letter] = world.dead_letters()
     assert letter.value == b"{not json"
@@ -122,21 +130,6 @@ async def test_a_poison_record_goes_to_the_dlq_and_its_partition_moves_on() -> N
     partition = partition_for(key, [0, 1, 2])
     assert world.committed() == {partition: 2}  # past the poison record and the command
     assert [c.command_id for c in world.uow.processed_commands()] == [command["id"]]
-
-
-def _stopped_when(done: Any) -> asyncio.Event:
-    stop = asyncio.Event()
-
-    async def watch() -> None:
-        while not done():
-            await asyncio.sleep(0.01)
-        stop.set()
-
-    _background.add(asyncio.create_task(watch()))
-    return stop
-
-
-_background: set[asyncio.Task[None]] = set()
 
 
 class Held:
