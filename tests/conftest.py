@@ -14,22 +14,22 @@ import shutil
 import socket
 import subprocess
 import sys
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-import asyncpg
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient
 
-from accessflow.settings import Settings, load_settings
+from accessflow.settings import Settings
+
+# pytest's importlib mode puts no test folder on sys.path; the helpers shared by the suites
+# (commands, stores, isolation, the webhook receiver) live in tests/support.
+sys.path.insert(0, str(Path(__file__).resolve().parent / "support"))
+
+from isolation import isolated_settings, subprocess_environment
 
 ROOT = Path(__file__).resolve().parents[1]
-# pytest's importlib mode puts no test folder on sys.path; the helpers shared by the suites
-# (commands, stores, the webhook receiver) live in tests/support.
-sys.path.insert(0, str(ROOT / "tests" / "support"))
 STACK = ROOT / "deploy" / "local" / "stack"
 KAFKA_IMAGE = "apache/kafka:4.1.0"
 POSTGRES_IMAGE = "postgres:16"
@@ -157,44 +157,11 @@ def backend() -> Iterator[Backend]:
 @pytest.fixture
 async def settings(backend: Backend) -> AsyncIterator[Settings]:
     """Settings for one test: its own schema and its own three topics, dropped afterwards."""
-    tag = uuid.uuid4().hex[:12]
-    test_settings = load_settings(
-        kafka_bootstrap_servers=backend.kafka_bootstrap_servers,
-        database_url=backend.database_url,
-        database_schema=f"t_{tag}",
-        commands_topic=f"t.{tag}.commands",
-        events_topic=f"t.{tag}.events",
-        dlq_topic=f"t.{tag}.commands.dlq",
-        consumer_group_id=f"t.{tag}.worker",
-    )
-    yield test_settings
-    conn = await asyncpg.connect(backend.database_url)
-    try:
-        await conn.execute(f'DROP SCHEMA IF EXISTS "{test_settings.database_schema}" CASCADE')
-    finally:
-        await conn.close()
-    await _delete_topics(backend, tag)
-
-
-async def _delete_topics(backend: Backend, tag: str) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=backend.kafka_bootstrap_servers)
-    await admin.start()
-    try:
-        mine = [name for name in await admin.list_topics() if name.startswith(f"t.{tag}.")]
-        if mine:
-            await admin.delete_topics(mine)
-    finally:
-        await admin.close()
+    async with isolated_settings(backend.kafka_bootstrap_servers, backend.database_url) as own:
+        yield own
 
 
 @pytest.fixture
 def subprocess_env(settings: Settings) -> dict[str, str]:
     """The environment that points an ``accessflow`` child process at this test's settings."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ACCESSFLOW_")}
-    env.update(
-        {
-            **settings.connection_environment(),
-            "ACCESSFLOW_LOG_FORMAT": "json",
-        }
-    )
-    return env
+    return subprocess_environment(settings)

@@ -308,16 +308,23 @@ class MemoryRecordSender:
     async def start(self) -> None:
         self._broker._check("start")
 
-    async def send_all(self, topic: str, records: Sequence[OutgoingRecord]) -> None:
+    async def max_record_bytes(self, topic: str) -> int:
+        return SendLimits.for_topic(self._broker._topic(topic).max_message_bytes).max_message_bytes
+
+    async def send_all(
+        self, topic: str, records: Sequence[OutgoingRecord]
+    ) -> dict[int, BaseException]:
         self._broker._check("send")
         target = self._broker._topic(topic)
-        for key, value, headers in records:
+        refused: dict[int, BaseException] = {}
+        for index, (key, value, headers) in enumerate(records):
             size = message_bytes(key or b"", value or b"", list(headers))
             if size > target.max_message_bytes:
-                raise MessageSizeTooLargeError(f"a record of {size} bytes is over the limit")
-        for key, value, headers in records:
+                refused[index] = MessageSizeTooLargeError(f"a record of {size} bytes")
+                continue
             partition = partition_for(key, list(range(len(target.logs)))) if key else 0
             self._broker._append(topic, partition, [(key, value, headers)])
+        return refused
 
     async def stop(self) -> None:
         return None

@@ -119,6 +119,18 @@ class Metrics:
             "Events parked now, waiting for `accessflow outbox parked retry` or `drop`",
             registry=r,
         )
+        self.dead_letter_references = Counter(
+            "accessflow_dead_letter_references",
+            "Dead letters written as a reference because the record could not fit the DLQ",
+            ["code"],
+            registry=r,
+        )
+        self.dead_letters_failed = Counter(
+            "accessflow_dead_letters_failed",
+            "DLQ writes the broker refused for good (each is then tried as a reference)",
+            ["code"],
+            registry=r,
+        )
         self.rows_pruned = Counter(
             "accessflow_rows_pruned",
             "Rows the housekeeping loop deleted once past their retention, by table",

@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from datetime import timedelta
 
+from accessflow import tracing
 from accessflow.adapters.kafka.producer import CLOUDEVENTS_HEADERS
 from accessflow.entrypoints import parking
 from accessflow.entrypoints.observability import Metrics
@@ -114,6 +116,7 @@ class OutboxRelay:
         rows = await session.fetch_unpublished(self._batch_size)
         if not rows:
             return 0
+        started_ns = time.time_ns()
         # Everything in record batches per partition, one batch after another per
         # partition, all partitions at once: one round trip per broker batch, not per event.
         sendable = [row for row in rows if not row.blocked]
@@ -132,6 +135,8 @@ class OutboxRelay:
             await self._drop_producer()
         outcome = parking.settlement(rows, report)
         parked_ids = await parking.settle(session, rows, outcome, self._metrics)
+        if tracing.enabled():
+            parking.trace(rows, outcome, started_ns)
         self.published_total += len(outcome.sent)
         self.parked_total += len(parked_ids)
         done = len(outcome.sent) + len(parked_ids)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from accessflow.adapters.kafka.dlq import DeadLetter
+from accessflow.entrypoints.dead_letters import DeadLetterWriter
 from accessflow.entrypoints.observability import Health, Metrics
 from accessflow.entrypoints.retry import Stopping, retry_transient
 from accessflow.logs import get_logger
@@ -76,15 +77,16 @@ class Worker:
         self.in_flight = asyncio.Lock()
 
     async def run(self, stop: asyncio.Event) -> None:
-        consumer, dlq = self._consumer, self._dlq
-        # A broker that is away is waited for; one that refuses us (KafkaAccessRefused) ends
-        # the start at once with the reason.
-        await retry_transient(
-            lambda: consumer.start(_Listener(self)), what="consumer.start", stop=stop
-        )
-        await retry_transient(dlq.start, what="dlq.start", stop=stop)
-        self.health.kafka_connected = True
+        consumer = self._consumer
+        dlq = DeadLetterWriter(self._settings, self._metrics, self._dlq)
         try:
+            await dlq.start(stop)
+            # A broker that is away is waited for; one that refuses us (KafkaAccessRefused)
+            # ends the start at once with the reason.
+            await retry_transient(
+                lambda: consumer.start(_Listener(self)), what="consumer.start", stop=stop
+            )
+            self.health.kafka_connected = True
             await self._loop(consumer, dlq, stop)
         except Stopping:
             pass
@@ -95,7 +97,7 @@ class Worker:
             await dlq.stop()
             self.health.kafka_connected = False
 
-    async def _loop(self, consumer: Consumer, dlq: RecordSender, stop: asyncio.Event) -> None:
+    async def _loop(self, consumer: Consumer, dlq: DeadLetterWriter, stop: asyncio.Event) -> None:
         while not stop.is_set():
             batch = await consumer.fetch(timeout_ms=500)
             self.health.last_poll = time.monotonic()
@@ -144,7 +146,7 @@ class Worker:
     async def _handle(
         self,
         consumer: Consumer,
-        dlq: RecordSender,
+        dlq: DeadLetterWriter,
         work: dict[Partition, list[Record]],
         stop: asyncio.Event,
     ) -> None:
@@ -155,18 +157,8 @@ class Worker:
         self.health.database_ok = True
         if result.committed_effects:
             self._on_committed()
-        letters = result.dead_letters
-        if letters:
-            await retry_transient(
-                lambda: dlq.send_all(
-                    self._settings.dlq_topic,
-                    [(letter.key, letter.value, letter.headers()) for letter in letters],
-                ),
-                what="dlq.send",
-                stop=stop,
-            )
-            for letter in letters:
-                self._metrics.dead_lettered.labels(letter.code).inc()
+        if result.dead_letters:
+            await dlq.write(result.dead_letters, stop)
         await self._commit(consumer, {tp: recs[-1].offset + 1 for tp, recs in work.items()})
 
     async def _commit(self, consumer: Consumer, offsets: dict[Partition, int]) -> None:

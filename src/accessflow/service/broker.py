@@ -151,7 +151,13 @@ class RecordSender(Protocol):
 
     async def start(self) -> None: ...
 
-    async def send_all(self, topic: str, records: Sequence[OutgoingRecord]) -> None:
-        """Raises if any record was not acknowledged (the caller retries them all)."""
+    async def max_record_bytes(self, topic: str) -> int:
+        """The largest record (as a one-record batch) both the producer and ``topic`` take."""
+
+    async def send_all(
+        self, topic: str, records: Sequence[OutgoingRecord]
+    ) -> dict[int, BaseException]:
+        """The records refused for good, by index, with the refusal; raises the first
+        transient failure (the caller sends them all again)."""
 
     async def stop(self) -> None: ...

@@ -18,9 +18,12 @@ from aiokafka.errors import CommitFailedError, IllegalStateError
 
 from accessflow.adapters.kafka.access import start_client
 from accessflow.adapters.kafka.batches import send_keyed
-from accessflow.adapters.kafka.limits import TopicLimits
+from accessflow.adapters.kafka.errors import is_permanent
+from accessflow.adapters.kafka.limits import SendLimits, TopicLimits, topic_max_message_bytes
 from accessflow.adapters.kafka.options import client_options
 from accessflow.adapters.kafka.producer import make_producer
+from accessflow.adapters.kafka.topics import topic_compression_type
+from accessflow.logs import get_logger
 from accessflow.service.broker import (
     CommitRefused,
     Header,
@@ -32,6 +35,8 @@ from accessflow.service.broker import (
     SendReport,
 )
 from accessflow.settings import Settings
+
+log = get_logger("accessflow.worker")
 
 
 def _partitions(tps: Any) -> list[Partition]:
@@ -52,9 +57,18 @@ class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
 class KafkaConsumer:
     """A member of ``group_id`` on ``topic``, committing by hand, reading committed data."""
 
-    def __init__(self, settings: Settings, topic: str, group_id: str, **options: Any) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        topic: str,
+        group_id: str,
+        *,
+        warn_if_compressed: bool = False,
+        **options: Any,
+    ) -> None:
         self._settings = settings
         self._topic = topic
+        self._warn_if_compressed = warn_if_compressed
         self._client = AIOKafkaConsumer(
             group_id=group_id,
             enable_auto_commit=False,
@@ -71,15 +85,36 @@ class KafkaConsumer:
             settings,
             settings.commands_topic,
             settings.consumer_group_id,
+            warn_if_compressed=True,
             max_poll_records=settings.max_poll_records,
+            # Bounds what one fetch holds before decompression; each record batch is
+            # inflated whole when read (docs/operations.md, Memory bounds of a fetch).
+            fetch_max_bytes=settings.consumer_fetch_max_bytes,
+            max_partition_fetch_bytes=settings.consumer_max_partition_fetch_bytes,
             group_instance_id=settings.consumer_instance_id,
             session_timeout_ms=settings.consumer_session_timeout_ms,
             heartbeat_interval_ms=settings.consumer_heartbeat_interval_ms,
         )
 
     async def start(self, listener: RebalanceListener) -> None:
+        if self._warn_if_compressed:
+            await self._check_compression()
+            self._warn_if_compressed = False  # once, not on every retried start
         self._client.subscribe([self._topic], listener=_Listener(listener))
         await start_client(self._client, self._settings)
+
+    async def _check_compression(self) -> None:
+        """Say so at start when a compressed batch may inflate without bound in this process."""
+        compression = await topic_compression_type(self._settings, self._topic)
+        if compression is not None and compression != "uncompressed":
+            log.warning(
+                "commands_topic.compression_kept",
+                topic=self._topic,
+                compression_type=compression,
+                hint="a compressed batch may inflate to about 1000 times max.message.bytes "
+                "in the worker's memory; set the topic's compression.type=uncompressed "
+                "(docs/operations.md, Memory bounds of a fetch)",
+            )
 
     async def stop(self) -> None:
         await self._client.stop()
@@ -182,19 +217,39 @@ class KafkaProducers:
 class KafkaRecordSender:
     """Writes records unchanged (the DLQ): publish all, then await all."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, producer: AIOKafkaProducer | None = None) -> None:
         self._settings = settings
-        self._producer = make_producer(settings, linger_ms=0)
+        self._producer = producer or make_producer(settings, linger_ms=0)
 
     async def start(self) -> None:
         await start_client(self._producer, self._settings)
 
-    async def send_all(self, topic: str, records: Sequence[OutgoingRecord]) -> None:
-        futures = [
-            await self._producer.send(topic, value, key=key, headers=list(headers))
-            for key, value, headers in records
-        ]
-        await asyncio.gather(*futures)
+    async def max_record_bytes(self, topic: str) -> int:
+        topic_max = await topic_max_message_bytes(self._settings, topic)
+        return SendLimits.for_topic(topic_max).max_message_bytes
+
+    async def send_all(
+        self, topic: str, records: Sequence[OutgoingRecord]
+    ) -> dict[int, BaseException]:
+        loop = asyncio.get_running_loop()
+        futures: list[asyncio.Future[object]] = []
+        for key, value, headers in records:
+            try:
+                futures.append(
+                    await self._producer.send(topic, value, key=key, headers=list(headers))
+                )
+            except Exception as exc:  # the client refused before sending (too large)
+                if not is_permanent(exc):
+                    raise
+                refused: asyncio.Future[object] = loop.create_future()
+                refused.set_exception(exc)
+                futures.append(refused)
+        results = await asyncio.gather(*futures, return_exceptions=True)
+        failures = {i: r for i, r in enumerate(results) if isinstance(r, BaseException)}
+        for error in failures.values():
+            if not is_permanent(error):
+                raise error
+        return failures
 
     async def stop(self) -> None:
         await self._producer.stop()
