@@ -77,7 +77,7 @@ def pytest_report_header(config: pytest.Config) -> str:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         parts = Path(str(item.fspath)).relative_to(ROOT / "tests").parts
-        if parts[0] in ("integration", "e2e"):
+        if parts[0] in ("integration", "e2e", "deploy"):
             item.add_marker(getattr(pytest.mark, parts[0]))
 
 

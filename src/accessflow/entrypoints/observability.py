@@ -147,6 +147,17 @@ class Metrics:
             "Seconds since the last offset commit",
             registry=r,
         ).set_function(lambda: health.age(health.last_commit))
+        # /readyz as a series, so an alert can say which worker is not ready and since when.
+        Gauge(
+            "accessflow_ready",
+            "1 while /readyz answers 200 (Kafka and PostgreSQL reachable, partitions assigned)",
+            registry=r,
+        ).set_function(lambda: 1.0 if health.ready() else 0.0)
+        Gauge(
+            "accessflow_assigned_partitions",
+            "Partitions of the commands topic this worker owns",
+            registry=r,
+        ).set_function(lambda: health.assigned_partitions)
 
 
 class _QuietHandler(WSGIRequestHandler):
