@@ -14,6 +14,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from accessflow.adapters.kafka.clients import KafkaConsumer, KafkaProducers, KafkaRecordSender
 from accessflow.adapters.kafka.options import client_options
 from accessflow.adapters.memory_broker import DEFAULT_MAX_MESSAGE_BYTES, MemoryBroker
+from accessflow.adapters.memory_producers import MemoryProducers, MemoryRecordSender
 from accessflow.service.broker import (
     Consumer,
     Partition,
@@ -53,10 +54,10 @@ class MemoryHarness:
         return self.broker.consumer(topic, group_id)
 
     def producers(self) -> ProducerFactory:
-        return self.broker.producers()
+        return MemoryProducers(self.broker)
 
     def record_sender(self) -> RecordSender:
-        return self.broker.record_sender()
+        return MemoryRecordSender(self.broker)
 
 
 @dataclass

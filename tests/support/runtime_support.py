@@ -19,6 +19,7 @@ from accessflow.adapters.kafka.producer import CLOUDEVENTS_HEADERS
 from accessflow.adapters.memory import InMemoryUnitOfWork
 from accessflow.adapters.memory_broker import MemoryBroker
 from accessflow.adapters.memory_outbox import MemoryOutbox
+from accessflow.adapters.memory_producers import MemoryProducers, MemoryRecordSender
 from accessflow.adapters.webhook import connectors_from_config
 from accessflow.entrypoints.observability import Health, Metrics
 from accessflow.service.broker import Delivery, Record
@@ -53,20 +54,20 @@ class MemoryWorld:
         return bootstrap.Runtime(
             self.settings,
             outbox=self.outbox,
-            producers=self.broker.producers(),
+            producers=MemoryProducers(self.broker),
             consumer=lambda: self.broker.consumer(
                 self.settings.commands_topic,
                 self.settings.consumer_group_id,
                 max_poll_records=self.settings.max_poll_records,
             ),
-            dead_letters=self.broker.record_sender,
+            dead_letters=lambda: MemoryRecordSender(self.broker),
             uow=self.uow,
             connector=connector,
         )
 
     async def submit(self, *messages: dict[str, Any] | bytes, key: bytes = b"k") -> None:
         """Put commands (envelopes, or raw bytes keyed ``key``) on the commands topic."""
-        producer = await self.broker.producers().start_producer()
+        producer = await MemoryProducers(self.broker).start_producer()
         sent = [
             (m["subject"].encode(), orjson.dumps(m)) if isinstance(m, dict) else (key, m)
             for m in messages

@@ -7,9 +7,10 @@ partitioner; consumer groups with committed offsets; a rebalance whenever a memb
 leaves (every member's partitions revoked, its listener awaited, then all reassigned round
 robin and positions reset to the committed offsets); commits of partitions a member does
 not own refused; each topic's ``max.message.bytes`` applied to record batches with the
-broker's own permanent error. Keyed sends go through the Kafka adapter's ``send_keyed``,
-so the batching and refusal rules are the same code. :meth:`MemoryBroker.fail` makes the
-next N calls of an operation raise :class:`BrokerUnavailable` (an outage).
+broker's own permanent error (the producers, in ``memory_producers.py``, send through the
+Kafka adapter's ``send_keyed``, so the batching and refusal rules are the same code).
+:meth:`MemoryBroker.fail` makes the next N calls of an operation raise
+:class:`BrokerUnavailable` (an outage).
 """
 
 from __future__ import annotations
@@ -18,24 +19,14 @@ import asyncio
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
-from aiokafka.errors import MessageSizeTooLargeError
-from aiokafka.producer.message_accumulator import BatchBuilder
-
-from accessflow.adapters.kafka.batches import message_bytes, partition_for, send_keyed
-from accessflow.adapters.kafka.limits import SendLimits
-from accessflow.adapters.kafka.producer import MAX_BATCH_SIZE
 from accessflow.service.broker import (
     BrokerUnavailable,
     CommitRefused,
-    Header,
-    Message,
     OutgoingRecord,
     Partition,
     RebalanceListener,
     Record,
-    SendReport,
 )
 
 #: Kafka's default ``max.message.bytes`` (1 MiB plus a batch header).
@@ -91,12 +82,6 @@ class MemoryBroker:
     def consumer(self, topic: str, group_id: str, *, max_poll_records: int = 500) -> MemoryConsumer:
         return MemoryConsumer(self, topic, group_id, max_poll_records)
 
-    def producers(self) -> MemoryProducers:
-        return MemoryProducers(self)
-
-    def record_sender(self) -> MemoryRecordSender:
-        return MemoryRecordSender(self)
-
     def _topic(self, name: str) -> _Topic:
         if name not in self._topics:
             self.create_topic(name)
@@ -105,13 +90,20 @@ class MemoryBroker:
     def _group(self, group_id: str) -> _Group:
         return self._groups.setdefault(group_id, _Group())
 
-    def _check(self, operation: str) -> None:
+    def partition_count(self, topic: str) -> int:
+        return len(self._topic(topic).logs)
+
+    def max_message_bytes(self, topic: str) -> int:
+        return self._topic(topic).max_message_bytes
+
+    def check(self, operation: str) -> None:
+        """Raise :class:`BrokerUnavailable` if an outage of ``operation`` is pending."""
         left = self._faults.get(operation, 0)
         if left:
             self._faults[operation] = left - 1
             raise BrokerUnavailable(f"memory broker: {operation} failed (injected outage)")
 
-    def _append(self, topic: str, partition: int, items: Sequence[OutgoingRecord]) -> None:
+    def append(self, topic: str, partition: int, items: Sequence[OutgoingRecord]) -> None:
         log = self._topic(topic).logs[partition]
         now_ms = int(time.time() * 1000)
         for key, value, headers in items:
@@ -141,7 +133,7 @@ class MemoryConsumer:
         self._positions: dict[Partition, int] = {}
 
     async def start(self, listener: RebalanceListener) -> None:
-        self._broker._check("start")
+        self._broker.check("start")
         self._listener = listener
         async with self._group.lock:
             self._group.members.append(self)
@@ -169,7 +161,7 @@ class MemoryConsumer:
             await self._listener.on_assigned(list(partitions))
 
     async def fetch(self, timeout_ms: int) -> dict[Partition, list[Record]]:
-        self._broker._check("fetch")
+        self._broker.check("fetch")
         batch = self._take()
         if not batch:
             appended = self._broker._appended
@@ -195,7 +187,7 @@ class MemoryConsumer:
         return batch
 
     async def commit(self, offsets: dict[Partition, int]) -> None:
-        self._broker._check("commit")
+        self._broker.check("commit")
         foreign = [p for p in offsets if p not in self._positions]
         if foreign:
             raise CommitRefused(f"partitions {sorted(foreign)} are not assigned to this member")
@@ -215,116 +207,3 @@ class MemoryConsumer:
         if partition not in self._positions:
             return None
         return len(self._broker._topic(partition.topic).logs[partition.partition])
-
-
-class _Batch(BatchBuilder):  # type: ignore[misc]
-    """A real record batch (so its size is Kafka's) that remembers what it holds."""
-
-    def __init__(self) -> None:
-        super().__init__(MAX_BATCH_SIZE, 0)
-        self.items: list[OutgoingRecord] = []
-
-    def append(self, **kwargs: Any) -> Any:
-        metadata = super().append(**kwargs)
-        if metadata is not None:
-            self.items.append((kwargs["key"], kwargs["value"], kwargs["headers"]))
-        return metadata
-
-
-class _BatchTarget:
-    """What ``send_keyed`` needs of a producer, writing into the memory broker."""
-
-    def __init__(self, broker: MemoryBroker) -> None:
-        self._broker = broker
-
-    async def partitions_for(self, topic: str) -> set[int]:
-        return set(range(len(self._broker._topic(topic).logs)))
-
-    def create_batch(self) -> _Batch:
-        return _Batch()
-
-    async def send_batch(self, batch: _Batch, topic: str, *, partition: int) -> Any:
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        try:
-            self._broker._check("send")
-        except BrokerUnavailable as exc:
-            future.set_exception(exc)
-            return future
-        limit = self._broker._topic(topic).max_message_bytes
-        if batch.size() > limit:
-            future.set_exception(MessageSizeTooLargeError(f"batch over {limit} bytes"))
-        else:
-            self._broker._append(topic, partition, batch.items)
-            future.set_result(None)
-        return future
-
-
-class MemoryKeyedProducer:
-    def __init__(self, broker: MemoryBroker) -> None:
-        self._broker = broker
-        self._target = _BatchTarget(broker)
-        self._judged: dict[str, int] = {}
-
-    async def send_keyed(
-        self,
-        topic: str,
-        messages: Sequence[Message],
-        headers: list[Header],
-        *,
-        one_per_batch: bool = False,
-    ) -> SendReport:
-        limit = self._judged.setdefault(topic, self._broker._topic(topic).max_message_bytes)
-        return await send_keyed(
-            self._target,
-            topic,
-            messages,
-            headers,
-            SendLimits.for_topic(limit),
-            one_per_batch=one_per_batch,
-        )
-
-    async def limits_changed(self, topic: str) -> bool:
-        now = self._broker._topic(topic).max_message_bytes
-        before, self._judged[topic] = self._judged.get(topic), now
-        return before != now
-
-    async def stop(self) -> None:
-        return None
-
-
-class MemoryProducers:
-    def __init__(self, broker: MemoryBroker) -> None:
-        self._broker = broker
-
-    async def start_producer(self) -> MemoryKeyedProducer:
-        self._broker._check("start")
-        return MemoryKeyedProducer(self._broker)
-
-
-class MemoryRecordSender:
-    def __init__(self, broker: MemoryBroker) -> None:
-        self._broker = broker
-
-    async def start(self) -> None:
-        self._broker._check("start")
-
-    async def max_record_bytes(self, topic: str) -> int:
-        return SendLimits.for_topic(self._broker._topic(topic).max_message_bytes).max_message_bytes
-
-    async def send_all(
-        self, topic: str, records: Sequence[OutgoingRecord]
-    ) -> dict[int, BaseException]:
-        self._broker._check("send")
-        target = self._broker._topic(topic)
-        refused: dict[int, BaseException] = {}
-        for index, (key, value, headers) in enumerate(records):
-            size = message_bytes(key or b"", value or b"", list(headers))
-            if size > target.max_message_bytes:
-                refused[index] = MessageSizeTooLargeError(f"a record of {size} bytes")
-                continue
-            partition = partition_for(key, list(range(len(target.logs)))) if key else 0
-            self._broker._append(topic, partition, [(key, value, headers)])
-        return refused
-
-    async def stop(self) -> None:
-        return None

@@ -13,6 +13,7 @@ from command_support import KAYO, MEGAN, NOW, create, rid, sales_for
 from runtime_support import MemoryWorld
 
 from accessflow.adapters.memory_outbox import MemoryOutbox, MemoryOutboxSession
+from accessflow.adapters.memory_producers import MemoryProducers
 from accessflow.entrypoints.relay import OutboxRelay
 from accessflow.service.handlers import handle_batch
 from accessflow.service.ports import Changes, OutboxEvent
@@ -51,7 +52,7 @@ class _WatchedSession(MemoryOutboxSession):
 def relay(world: MemoryWorld, outbox: MemoryOutbox) -> OutboxRelay:
     return OutboxRelay(
         outbox,
-        world.broker.producers(),
+        MemoryProducers(world.broker),
         world.settings.events_topic,
         poll_interval=0.01,
         metrics=world.metrics,

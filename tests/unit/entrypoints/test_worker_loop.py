@@ -14,6 +14,7 @@ from runtime_support import MemoryWorld
 
 from accessflow import bootstrap
 from accessflow.adapters.kafka.batches import partition_for
+from accessflow.adapters.memory_producers import MemoryRecordSender
 from accessflow.entrypoints.processing import CommandProcessor
 from accessflow.entrypoints.worker import PartitionResult, Worker
 from accessflow.service.broker import Consumer, Partition, Record
@@ -45,7 +46,7 @@ def worker(world: MemoryWorld, consumer: Consumer, processor: Any = None) -> Wor
         world.health,
         world.metrics,
         consumer=consumer,
-        dead_letters=world.broker.record_sender(),
+        dead_letters=MemoryRecordSender(world.broker),
     )
 
 
