@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from accessflow.adapters.kafka.dlq import DeadLetter
 from accessflow.entrypoints.dead_letters import DeadLetterWriter
 from accessflow.entrypoints.observability import Health, Metrics
-from accessflow.entrypoints.retry import Stopping, retry_transient
+from accessflow.entrypoints.retry import Stopping, is_transient, retry_transient
 from accessflow.logs import get_logger
 from accessflow.service.broker import CommitRefused, Consumer, Partition, Record, RecordSender
 from accessflow.settings import Settings
@@ -99,7 +99,7 @@ class Worker:
 
     async def _loop(self, consumer: Consumer, dlq: DeadLetterWriter, stop: asyncio.Event) -> None:
         while not stop.is_set():
-            batch = await consumer.fetch(timeout_ms=500)
+            batch = await self._fetch(consumer, stop)
             self.health.last_poll = time.monotonic()
             if not batch:
                 if self._burst and await self._caught_up(consumer):
@@ -113,6 +113,20 @@ class Worker:
                 work = {tp: recs for tp, recs in batch.items() if tp in assigned and recs}
                 await self._bounded(self._handle(consumer, dlq, work, stop), stop)
             self._update_lag(consumer, work)
+
+    async def _fetch(
+        self, consumer: Consumer, stop: asyncio.Event
+    ) -> dict[Partition, list[Record]]:
+        try:
+            return await consumer.fetch(timeout_ms=500)
+        except Exception as exc:
+            # aiokafka rides out most outages inside getmany; what still surfaces as
+            # transient is waited out here like every other broker call.
+            if not is_transient(exc):
+                raise
+            return await retry_transient(
+                lambda: consumer.fetch(timeout_ms=500), what="consumer.fetch", stop=stop
+            )
 
     async def _caught_up(self, consumer: Consumer) -> bool:
         assigned = consumer.assignment()

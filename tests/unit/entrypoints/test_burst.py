@@ -77,3 +77,16 @@ async def test_a_failing_consumer_stops_the_worker_and_the_relay_still_drains_it
 
     assert set(world.states()) == {command["subject"] for command in commands}
     assert world.uow.outbox_events() == []  # the relay published everything on its way out
+
+
+async def test_a_burst_run_rides_out_a_broker_that_fails_fetches() -> None:
+    world = MemoryWorld()
+    commands = [create_command(user, sales_for(user), source="urn:test") for user in USERS]
+    await world.submit(*commands)
+    world.broker.fail("fetch", times=2)  # (failed sends: test_relay, test_worker_loop)
+
+    async with directory_connector() as connector:
+        await burst(world, connector)
+
+    assert set(world.states()) == {command["subject"] for command in commands}
+    assert world.uow.outbox_events() == []
