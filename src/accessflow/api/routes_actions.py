@@ -16,7 +16,13 @@ from fastapi import APIRouter, Header, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
-from accessflow.adapters.postgres.queries import PageQuery, RequestRow, get_request, list_requests
+from accessflow.adapters.postgres.queries import (
+    PageQuery,
+    RequestRow,
+    count_requests,
+    get_request,
+    list_requests,
+)
 from accessflow.api import paging
 from accessflow.api.auth import Principal
 from accessflow.api.deps import PREFIX, Caller, Context, context_url, json_body, no_body
@@ -140,6 +146,7 @@ def _stages(row: RequestRow) -> list[dict[str, Any]]:
 
 
 APPROVAL_PAGE = CollectionSpec(APPROVALS)
+STAGES = CollectionSpec("stages", paged=False, countable=True)
 
 
 @router.get(
@@ -156,13 +163,14 @@ async def my_approvals(request: Request, ctx: Context, caller: Caller) -> JSONRe
     )
     async with ctx.db.acquire() as conn:
         rows = await list_requests(conn, query)
+        total = await count_requests(conn, query) if options.count and query.after is None else None
     page = rows[: options.top]
     value = [approval_resource(row, caller) for row in page]
     link = None
     if len(rows) > options.top:
         last = [page[-1].created_at.isoformat(), str(page[-1].id)]
         link = paging.next_link(request, APPROVAL_PAGE, options, last)
-    return JSONResponse(paging.collection(context_url(request, APPROVALS), value, link))
+    return JSONResponse(paging.collection(context_url(request, APPROVALS), value, link, total))
 
 
 @router.get(
@@ -183,16 +191,19 @@ async def get_approval(
     f"/{APPROVALS}/{{approval_id}}/stages",
     tags=["approvals"],
     response_model=ApprovalStageCollection,
+    openapi_extra=paging.openapi_parameters(STAGES),
     summary="List the stages of an approval",
 )
 async def list_stages(
     request: Request, ctx: Context, caller: Caller, approval_id: uuid.UUID
 ) -> JSONResponse:
+    options = paging.query_options(STAGES, request)  # $count only: any other is a 400
     row = await _approval(ctx, caller, approval_id)
     stages = _stages(row)
     value = [to_graph(stage_resource(s, caller, len(stages))) for s in stages]
     fragment = f"{APPROVALS}('{approval_id}')/stages"
-    return JSONResponse(paging.collection(context_url(request, fragment), value))
+    count = len(value) if options.count else None
+    return JSONResponse(paging.collection(context_url(request, fragment), value, count=count))
 
 
 @router.get(

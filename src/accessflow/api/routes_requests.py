@@ -15,6 +15,7 @@ from accessflow.adapters.postgres.queries import (
     PageQuery,
     RequestRow,
     Scope,
+    count_requests,
     get_request,
     list_requests,
 )
@@ -154,12 +155,13 @@ async def get_one(
     return JSONResponse({"@odata.context": context_url(request, ENTITY), **resource})
 
 
-HISTORY = CollectionSpec("history", paged=False)
+HISTORY = CollectionSpec("history", paged=False, countable=True)
 
 
 @router.get(
     "/assignmentRequests/{request_id}/history",
     response_model=HistoryCollection,
+    openapi_extra=paging.openapi_parameters(HISTORY),
     summary="A request's transitions (who caused each, when, why), oldest first",
 )
 async def get_history_of(
@@ -167,13 +169,15 @@ async def get_history_of(
 ) -> JSONResponse:
     """Every transition the worker recorded for the request, in sequence order; readable by
     whoever may read the request, and kept after it completes."""
-    paging.query_options(HISTORY, request)  # no query options: any is a 400
+    options = paging.query_options(HISTORY, request)  # $count only: any other is a 400
     async with ctx.db.acquire() as conn:
         row = await readable_request(conn, caller, request_id)
         history = await get_history(conn, [row.id])
     value = [history_resource(h) for h in history.get(row.id, [])]
     context = context_url(request, f"assignmentRequests('{row.id}')/history")
-    return JSONResponse(paging.collection(context, value))
+    return JSONResponse(
+        paging.collection(context, value, count=len(value) if options.count else None)
+    )
 
 
 async def readable_request(conn: Conn, caller: Principal, request_id: uuid.UUID) -> RequestRow:
@@ -210,6 +214,8 @@ async def _page(request: Request, ctx: Context, user: str | None, scope: Scope) 
         rows = await list_requests(conn, query)
         page = rows[: options.top]
         expanded = await expand_requests(conn, page, options.expand)
+        # @odata.count: the whole filtered set, on the first page (Graph's behaviour).
+        total = await count_requests(conn, query) if options.count and query.after is None else None
     value: list[dict[str, Any]] = [
         request_resource(row.document, options.select, extra)
         for row, extra in zip(page, expanded, strict=True)
@@ -220,5 +226,5 @@ async def _page(request: Request, ctx: Context, user: str | None, scope: Scope) 
         link = paging.next_link(
             request, REQUESTS, options, [last.created_at.isoformat(), str(last.id)]
         )
-    body = paging.collection(context_url(request, "assignmentRequests"), value, link)
+    body = paging.collection(context_url(request, "assignmentRequests"), value, link, total)
     return JSONResponse(body)

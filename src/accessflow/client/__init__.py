@@ -15,6 +15,7 @@ from accessflow.client.producer import (
     NewRequest,
     build_create,
 )
+from accessflow.client.reads import GraphReads, Page
 from accessflow.client.subscriber import (
     TERMINAL_STATES,
     EventOrderer,
@@ -35,7 +36,9 @@ __all__ = [
     "CreateAssignmentRequest",
     "EventEnvelope",
     "EventOrderer",
+    "GraphReads",
     "NewRequest",
+    "Page",
     "RequestValidationError",
     "Settings",
     "StateChanged",

@@ -23,6 +23,7 @@ from aiokafka.errors import KafkaError
 
 from accessflow.adapters.kafka.limits import TopicLimitError
 from accessflow.client.http_cli import approvals, requests
+from accessflow.client.http_reads import assignments, packages
 from accessflow.client.producer import AccessflowProducer, CommandRefusedError, NewRequest
 from accessflow.client.subscriber import subscription, terminal_states
 from accessflow.domain.create import parse_create_request
@@ -30,7 +31,7 @@ from accessflow.domain.errors import RequestValidationError
 from accessflow.service.events import StateChanged
 from accessflow.settings import Settings
 
-__all__ = ["approvals", "requests", "submit"]
+__all__ = ["approvals", "assignments", "packages", "requests", "submit"]
 
 CLI_SOURCE = "urn:accessflow:cli"
 

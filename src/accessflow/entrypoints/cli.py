@@ -190,11 +190,13 @@ main.add_command(token)
 from accessflow.bench.cli import bench  # noqa: E402
 
 main.add_command(bench)
-from accessflow.client.cli import approvals, requests, submit  # noqa: E402
+from accessflow.client.cli import approvals, assignments, packages, requests, submit  # noqa: E402
 
 main.add_command(submit)
 main.add_command(requests)
 main.add_command(approvals)
+main.add_command(packages)
+main.add_command(assignments)
 
 
 if __name__ == "__main__":
