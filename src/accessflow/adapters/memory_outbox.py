@@ -91,6 +91,9 @@ class MemoryOutboxSession:
         self._outbox.parked += sorted(parked, key=lambda p: p.row.id)
         return sorted(p.row.id for p in parked)
 
+    def is_closed(self) -> bool:
+        return self._closed
+
     def close(self) -> None:
         self._closed = True
         if self._outbox.leader is self:

@@ -154,7 +154,7 @@ class OutboxRelay:
             log.warning("relay.drain_incomplete", error=f"{type(exc).__name__}: {exc}")
 
     async def _connection(self) -> OutboxSession:
-        if self._session is None:
+        if self._session is None or self._session.is_closed():
             self.leading = False
             self._session = await self._outbox.open(self._wake.set)
         return self._session

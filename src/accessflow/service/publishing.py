@@ -56,6 +56,9 @@ class OutboxSession(Protocol):
         """At once: delete ``sent``, park ``refused``, and park each of ``behind`` that still
         has an earlier parked event of its key. Returns the ids parked."""
 
+    def is_closed(self) -> bool:
+        """The session was lost (its connection closed): open another."""
+
     def close(self) -> None:
         """Drop the session at once (after a failure it may be stuck mid-operation)."""
 

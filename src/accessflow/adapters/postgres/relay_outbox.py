@@ -48,6 +48,9 @@ class PgOutboxSession:
             self._conn, self._schema, sent=sent, refused=refused, behind=behind
         )
 
+    def is_closed(self) -> bool:
+        return self._conn.is_closed()
+
     def close(self) -> None:
         self._conn.terminate()
 
