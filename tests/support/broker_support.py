@@ -3,6 +3,7 @@ same tests against both, and helpers to read from a consumer port."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import Callable
@@ -12,6 +13,7 @@ from typing import Protocol
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from accessflow.adapters.kafka.clients import KafkaConsumer, KafkaProducers, KafkaRecordSender
+from accessflow.adapters.kafka.limits import describe_max_message_bytes
 from accessflow.adapters.kafka.options import client_options
 from accessflow.adapters.memory_broker import DEFAULT_MAX_MESSAGE_BYTES, MemoryBroker
 from accessflow.adapters.memory_producers import MemoryProducers, MemoryRecordSender
@@ -86,7 +88,12 @@ class KafkaHarness:
             )
         finally:
             await admin.close()
-        return name
+        # A topic just created may not be described yet: its limit would read as unknown.
+        for _ in range(300):
+            if name in await describe_max_message_bytes(self.settings, [name]):
+                return name
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"topic {name} was not described within 30 s of its creation")
 
     def consumer(self, topic: str, group_id: str) -> Consumer:
         return KafkaConsumer(
