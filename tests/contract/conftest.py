@@ -13,6 +13,7 @@ import pytest
 # tests/support.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
 
+from broker_support import BrokerHarness, KafkaHarness, MemoryHarness
 from store_support import Harness, memory_harness, postgres_harness
 
 from accessflow.settings import Settings
@@ -36,3 +37,13 @@ def harness(request: pytest.FixtureRequest) -> Harness:
     """The adapter under test; the PostgreSQL run needs the real database."""
     chosen: Harness = request.getfixturevalue(f"{request.param}_store")
     return chosen
+
+
+@pytest.fixture(
+    params=["memory", pytest.param("kafka", marks=pytest.mark.integration)],
+)
+def broker(request: pytest.FixtureRequest) -> BrokerHarness:
+    """The broker adapter under test; the Kafka run needs the real broker."""
+    if request.param == "memory":
+        return MemoryHarness()
+    return KafkaHarness(request.getfixturevalue("settings"))

@@ -20,8 +20,10 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from accessflow import bootstrap
 from accessflow.adapters.kafka import limits
+from accessflow.adapters.kafka.clients import KafkaProducers
 from accessflow.adapters.kafka.options import client_options
 from accessflow.adapters.kafka.reading import read_all
+from accessflow.adapters.postgres.relay_outbox import PgOutbox
 from accessflow.entrypoints.observability import Health, Metrics
 from accessflow.entrypoints.relay import OutboxRelay
 from accessflow.settings import Settings
@@ -119,7 +121,13 @@ def per_request(published: list[tuple[str, int]]) -> dict[str, list[int]]:
 
 @contextlib.asynccontextmanager
 async def running_relay(settings: Settings, metrics: Metrics) -> AsyncIterator[OutboxRelay]:
-    publisher = OutboxRelay(settings, poll_interval=0.2, metrics=metrics)
+    publisher = OutboxRelay(
+        PgOutbox(settings),
+        KafkaProducers(settings),
+        settings.events_topic,
+        poll_interval=0.2,
+        metrics=metrics,
+    )
     stop = asyncio.Event()
     task = asyncio.create_task(publisher.run(stop))
     try:

@@ -19,6 +19,7 @@ from aiokafka.errors import (
 )
 from jsonschema import Draft202012Validator
 
+from accessflow.adapters.kafka.clients import KafkaRecordSender
 from accessflow.adapters.kafka.dlq import DeadLetter, prepared, reference_to
 from accessflow.entrypoints.dead_letters import DeadLetterQueueUnwritableError, DeadLetterWriter
 from accessflow.entrypoints.observability import Health, Metrics
@@ -109,7 +110,8 @@ class FakeProducer:
 def _writer(producer: FakeProducer) -> tuple[DeadLetterWriter, Metrics]:
     metrics = Metrics(Health())
     settings = load_settings(dlq_topic="dlq")
-    writer = DeadLetterWriter(settings, metrics, producer)  # type: ignore[arg-type]
+    sender = KafkaRecordSender(settings, producer)  # type: ignore[arg-type]
+    writer = DeadLetterWriter(settings, metrics, sender)
     writer.max_record_bytes = LIMIT
     return writer, metrics
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import asyncpg
@@ -19,9 +19,8 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 
-from accessflow import __version__
+from accessflow import __version__, bootstrap
 from accessflow.adapters.kafka.limits import check_topic_limits, command_budget
-from accessflow.adapters.postgres.pool import create_pool
 from accessflow.adapters.postgres.store import PgUnitOfWork
 from accessflow.api import (
     errors,
@@ -95,27 +94,29 @@ def create_app(
 def _lifespan(
     context: ApiContext, *, owns_pool: bool
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
-    """Open the pool (unless one was handed in) and the producer; close them in reverse."""
+    """Open the pool (unless one was handed in, through the composition root) and the
+    producer; close them in reverse."""
     settings = context.settings
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        async with AsyncExitStack() as stack:
-            if owns_pool:
-                pool = await create_pool(settings)
-                stack.push_async_callback(pool.close)
-                context.pool, context.uow = pool, PgUnitOfWork(pool)
-            stack.push_async_callback(context.publisher.close)
-            # Kafka may be away at start: POSTs then answer 503 until it is back.
-            if await context.publisher.start():
-                # A commands topic that refuses commands the API accepts: refuse to start.
-                await check_topic_limits(settings, [command_budget(settings)])
-            else:
-                log.warning("api.topic_limits_unchecked", topic=settings.commands_topic)
-            if not context.verifier.configured and not settings.auth_dev_unauthenticated:
-                log.warning("api.no_auth_keys", hint="every request will be refused with 401")
-            log.info("api.started", host=settings.api_host, port=settings.api_port)
-            yield
+        handed = None if owns_pool else context.pool
+        async with bootstrap.Runtime.open(settings, bootstrap.API, db=handed) as runtime:
+            if owns_pool and runtime.pool is not None:
+                context.pool, context.uow = runtime.pool, PgUnitOfWork(runtime.pool)
+            try:
+                # Kafka may be away at start: POSTs then answer 503 until it is back.
+                if await context.publisher.start():
+                    # A commands topic that refuses commands the API accepts: refuse to start.
+                    await check_topic_limits(settings, [command_budget(settings)])
+                else:
+                    log.warning("api.topic_limits_unchecked", topic=settings.commands_topic)
+                if not context.verifier.configured and not settings.auth_dev_unauthenticated:
+                    log.warning("api.no_auth_keys", hint="every request will be refused with 401")
+                log.info("api.started", host=settings.api_host, port=settings.api_port)
+                yield
+            finally:
+                await context.publisher.close()
             if owns_pool:
                 context.pool = None
 

@@ -21,8 +21,7 @@ from opentelemetry import trace
 from accessflow import tracing
 from accessflow.adapters.kafka.access import KafkaAccessRefused, start_client
 from accessflow.adapters.kafka.errors import is_permanent
-from accessflow.adapters.kafka.options import client_options
-from accessflow.adapters.kafka.producer import CLOUDEVENTS_HEADERS, MAX_REQUEST_SIZE
+from accessflow.adapters.kafka.producer import CLOUDEVENTS_HEADERS, command_producer
 from accessflow.adapters.kafka.refusals import is_too_large, refusal_reason
 from accessflow.api.errors import ApiError, service_unavailable
 from accessflow.logs import get_logger
@@ -76,13 +75,7 @@ class Publisher:
         async with self._lock:
             if self._started:
                 return True
-            producer = AIOKafkaProducer(
-                enable_idempotence=True,
-                linger_ms=0,
-                max_request_size=MAX_REQUEST_SIZE,
-                request_timeout_ms=int(self._timeout * 1000),
-                **client_options(self._settings),
-            )
+            producer = command_producer(self._settings, self._timeout)
             try:
                 await asyncio.wait_for(start_client(producer, self._settings), self._timeout)
             except KafkaAccessRefused as exc:  # a configuration error: says so on every try

@@ -13,23 +13,19 @@ from __future__ import annotations
 import asyncio
 import functools
 
-from aiokafka import AIOKafkaProducer
-
-from accessflow.adapters.kafka.access import start_client
 from accessflow.adapters.kafka.dlq import (
     MIN_DLQ_RECORD_BYTES,
     DeadLetter,
     Outgoing,
     prepared,
     reference_to,
-    send_dead_letters,
 )
-from accessflow.adapters.kafka.limits import SendLimits, topic_max_message_bytes
-from accessflow.adapters.kafka.producer import MAX_REQUEST_SIZE, make_producer
+from accessflow.adapters.kafka.producer import MAX_REQUEST_SIZE
 from accessflow.adapters.kafka.refusals import is_destination_refusal
 from accessflow.entrypoints.observability import Metrics
 from accessflow.entrypoints.retry import retry_transient
 from accessflow.logs import get_logger
+from accessflow.service.broker import RecordSender
 from accessflow.settings import Settings
 
 log = get_logger("accessflow.worker")
@@ -40,13 +36,11 @@ class DeadLetterQueueUnwritableError(Exception):
 
 
 class DeadLetterWriter:
-    def __init__(
-        self, settings: Settings, metrics: Metrics, producer: AIOKafkaProducer | None = None
-    ) -> None:
+    def __init__(self, settings: Settings, metrics: Metrics, sender: RecordSender) -> None:
         self._settings = settings
         self._metrics = metrics
         self.max_record_bytes = MAX_REQUEST_SIZE
-        self._producer = producer or make_producer(settings, linger_ms=0)
+        self._sender = sender
 
     async def start(self, stop: asyncio.Event) -> None:
         self.max_record_bytes = await self._limit()
@@ -56,35 +50,30 @@ class DeadLetterWriter:
                 f"{self.max_record_bytes} bytes; accessflow needs {MIN_DLQ_RECORD_BYTES} "
                 "(raise its max.message.bytes)"
             )
-        await retry_transient(
-            lambda: start_client(self._producer, self._settings), what="dlq.start", stop=stop
-        )
+        await retry_transient(self._sender.start, what="dlq.start", stop=stop)
 
     async def _limit(self) -> int:
         """The largest DLQ record both the producer and the topic accept (the producer's
         alone when the broker does not say; its refusal is then handled as below)."""
         topic = self._settings.dlq_topic
-        topic_max = await topic_max_message_bytes(self._settings, topic)
-        limit = SendLimits.for_topic(topic_max).max_message_bytes
+        limit = await self._sender.max_record_bytes(topic)
         log.info("dlq.limits", topic=topic, max_record_bytes=limit)
         return limit
 
     async def stop(self) -> None:
-        await self._producer.stop()
+        await self._sender.stop()
 
     async def write(self, letters: list[DeadLetter], stop: asyncio.Event) -> None:
         """Return once every letter is in the DLQ (as a copy or a reference)."""
         outgoing = [prepared(letter, self.max_record_bytes) for letter in letters]
         while outgoing:
-            send = functools.partial(
-                send_dead_letters, self._producer, self._settings.dlq_topic, outgoing
-            )
+            records = [(item.key, item.value, item.headers) for item in outgoing]
+            send = functools.partial(self._sender.send_all, self._settings.dlq_topic, records)
             refused = await retry_transient(send, what="dlq.send", stop=stop)
-            refused_ids = {id(item) for item, _ in refused}
-            for item in outgoing:
-                if id(item) not in refused_ids:
+            for index, item in enumerate(outgoing):
+                if index not in refused:
                     self._written(item)
-            outgoing = [self._instead(item, error) for item, error in refused]
+            outgoing = [self._instead(outgoing[i], error) for i, error in sorted(refused.items())]
 
     def _written(self, item: Outgoing) -> None:
         self._metrics.dead_lettered.labels(item.letter.code).inc()

@@ -8,12 +8,12 @@ that request; anything less is not a command at all and goes to the DLQ, untouch
 from __future__ import annotations
 
 import orjson
-from aiokafka import ConsumerRecord
 from pydantic import ValidationError
 
 from accessflow.adapters.kafka.dlq import DeadLetter
 from accessflow.domain.codes import ReasonCode
 from accessflow.domain.create import validation_error
+from accessflow.service.broker import Record
 from accessflow.service.commands import DATA_MODELS, CommandEnvelope
 from accessflow.service.events import ReasonDetail, RejectionReason
 from accessflow.service.types import Command, Rejected
@@ -21,7 +21,7 @@ from accessflow.service.types import Command, Rejected
 Decoded = Command | Rejected | DeadLetter
 
 
-def dead_letter(record: ConsumerRecord[bytes, bytes], code: str, message: str) -> DeadLetter:
+def dead_letter(record: Record, code: str, message: str) -> DeadLetter:
     """The DLQ entry for ``record``: its key, bytes and own headers, and why."""
     return DeadLetter(
         record.key,
@@ -36,7 +36,7 @@ def dead_letter(record: ConsumerRecord[bytes, bytes], code: str, message: str) -
     )
 
 
-def decode(record: ConsumerRecord[bytes, bytes], max_bytes: int) -> Decoded:
+def decode(record: Record, max_bytes: int) -> Decoded:
     def dead(code: str, message: str) -> DeadLetter:
         return dead_letter(record, code, message)
 

@@ -12,13 +12,11 @@ import orjson
 from opentelemetry.trace import SpanKind
 
 from accessflow import tracing
-from accessflow.adapters.kafka.batches import Delivery, SendReport
 from accessflow.adapters.kafka.errors import refusal
-from accessflow.adapters.postgres import outbox, parked
-from accessflow.adapters.postgres.outbox import OutboxRow
-from accessflow.adapters.postgres.pool import Conn
 from accessflow.entrypoints.observability import Metrics
 from accessflow.logs import get_logger
+from accessflow.service.broker import Delivery, SendReport
+from accessflow.service.publishing import BEHIND_PARKED, OutboxRow, OutboxSession, Parking
 
 log = get_logger("accessflow.entrypoints.relay")
 
@@ -28,8 +26,8 @@ class Settlement:
     """One batch's rows by what becomes of them; a row in none of these stays unpublished."""
 
     sent: list[int]
-    refused: list[parked.Parking]
-    behind: list[parked.Parking]
+    refused: list[Parking]
+    behind: list[Parking]
 
 
 def settlement(rows: Sequence[OutboxRow], report: SendReport) -> Settlement:
@@ -45,7 +43,7 @@ def settlement(rows: Sequence[OutboxRow], report: SendReport) -> Settlement:
             error = report.errors[index]
             found = refusal(error)
             reason = found.value if found is not None else type(error).__name__
-            refused.append(parked.Parking(row.id, reason, str(error) or type(error).__name__))
+            refused.append(Parking(row.id, reason, str(error) or type(error).__name__))
         elif delivery is Delivery.BEHIND_REFUSED:
             behind.append(row)
     behind += [row for row in rows if row.blocked]
@@ -53,28 +51,21 @@ def settlement(rows: Sequence[OutboxRow], report: SendReport) -> Settlement:
         sent,
         refused,
         sorted(
-            (parked.Parking(row.id, parked.BEHIND_PARKED, _behind(row)) for row in behind),
+            (Parking(row.id, BEHIND_PARKED, _behind(row)) for row in behind),
             key=lambda p: p.outbox_id,
         ),
     )
 
 
 async def settle(
-    conn: Conn,
-    schema: str,
+    outbox: OutboxSession,
     rows: Sequence[OutboxRow],
     outcome: Settlement,
     metrics: Metrics | None,
 ) -> list[int]:
     """Make ``outcome`` so: delete the sent rows, and park the others (one transaction).
     Returns the ids parked; each is logged (``event.parked``) and counted."""
-    if not outcome.refused and not outcome.behind:  # the usual case: no transaction needed
-        if outcome.sent:
-            await outbox.delete_published(conn, outcome.sent)
-        return []
-    parked_ids = await parked.settle(
-        conn, schema, sent=outcome.sent, refused=outcome.refused, behind=outcome.behind
-    )
+    parked_ids = await outbox.settle(outcome.sent, outcome.refused, outcome.behind)
     why = {p.outbox_id: p for p in [*outcome.refused, *outcome.behind]}
     chosen = set(parked_ids)
     for row in rows:
@@ -83,7 +74,7 @@ async def settle(
     return parked_ids
 
 
-def _report(row: OutboxRow, parking: parked.Parking, metrics: Metrics | None) -> None:
+def _report(row: OutboxRow, parking: Parking, metrics: Metrics | None) -> None:
     log.error(
         "event.parked",
         request_id=row.key,

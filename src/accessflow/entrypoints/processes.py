@@ -1,5 +1,5 @@
 """The long-running processes, as ``accessflow worker`` and ``accessflow relay`` run them:
-signals, lifetimes (started in order, stopped in reverse), and the metrics endpoint."""
+signals, the metrics endpoint, and the runtime (``bootstrap``) they run on."""
 
 from __future__ import annotations
 
@@ -8,36 +8,15 @@ import contextlib
 import gc
 import signal
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
-
-import asyncpg
-import httpx
 
 from accessflow import bootstrap
 from accessflow.adapters.connectors_config import ConnectorsConfig
-from accessflow.adapters.kafka.limits import check_topic_limits, event_budget
-from accessflow.adapters.postgres import outbox, pool
-from accessflow.adapters.postgres.retention import Pruner
-from accessflow.adapters.postgres.store import PgUnitOfWork, due_grant_stats
-from accessflow.adapters.webhook import connectors_from_config
-from accessflow.entrypoints.deliveries import DeliveryLoop
-from accessflow.entrypoints.housekeeping import HousekeepingLoop
 from accessflow.entrypoints.observability import Health, Metrics, serve
-from accessflow.entrypoints.processing import CommandProcessor
-from accessflow.entrypoints.relay import OutboxRelay
-from accessflow.entrypoints.retry import Stopping, retry_transient
-from accessflow.entrypoints.supervise import Loop, supervise
-from accessflow.entrypoints.timers import TimerLoop
-from accessflow.entrypoints.worker import Worker
+from accessflow.entrypoints.retry import Stopping
 from accessflow.logs import get_logger
-from accessflow.service.connectors import Connector
 from accessflow.settings import Settings
 
 log = get_logger("accessflow.worker")
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @contextlib.contextmanager
@@ -102,135 +81,24 @@ async def run_worker(
     # ends the wait for it cleanly instead of killing the process mid-start.
     with _stop_on_signals(stop):
         try:
-            await check_event_limits(settings, stop)
-            db = await retry_transient(
-                lambda: pool.create_pool(settings), what="database.connect", stop=stop
-            )
-        except Stopping:
-            server.shutdown()
-            log.info("worker.stopped", events_published=0)
-            return
-        except BaseException:  # e.g. TopicLimitError: the process is refusing to start
-            server.shutdown()
-            raise
-        try:
-            async with httpx.AsyncClient() as client:  # one connection pool for all webhooks
-                registry = connectors_from_config(connectors or ConnectorsConfig(), client)
-                await _serve_commands(
-                    settings, db, registry, stop, health, metrics, burst=burst, relay=relay
+            async with bootstrap.Runtime.open(
+                settings, bootstrap.WORKER, stop=stop, connectors=connectors
+            ) as runtime:
+                await bootstrap.serve_worker(
+                    runtime, stop, health, metrics, burst=burst, relay=relay
                 )
+        except Stopping:  # stopped while waiting for the broker or the database
+            log.info("worker.stopped", events_published=0)
         finally:
-            await db.close()
             server.shutdown()
-
-
-async def _serve_commands(
-    settings: Settings,
-    db: asyncpg.Pool,
-    connector: Connector,
-    stop: asyncio.Event,
-    health: Health,
-    metrics: Metrics,
-    *,
-    burst: bool,
-    relay: bool,
-) -> None:
-    publisher = OutboxRelay(settings, metrics=metrics)
-
-    async def watch(stop: asyncio.Event) -> None:
-        await _watch_outbox(db, health, metrics, stop)
-
-    uow = PgUnitOfWork(db)
-    sender = DeliveryLoop(
-        uow,
-        connector,
-        utc_now,
-        bootstrap.delivery_policy(settings),
-        publisher.wake,
-        concurrency=settings.delivery_concurrency,
-        metrics=metrics,
-    )
-    processor = CommandProcessor(
-        uow,
-        metrics,
-        utc_now,
-        max_command_bytes=settings.max_command_bytes,
-        reprocess_window=timedelta(days=settings.reprocess_window_days),
-        on_waiting_grants=sender.wake,
-    )
-
-    def fired() -> None:  # a timer's effect may write events and waiting grants
-        publisher.wake()
-        sender.wake()
-
-    worker = Worker(settings, processor, health, metrics, publisher.wake, burst=burst)
-    timers = TimerLoop(uow, utc_now, fired)
-    housekeeping = HousekeepingLoop(
-        Pruner(db, bootstrap.retention(settings)).prune,
-        utc_now,
-        metrics,
-        interval_seconds=settings.housekeeping_interval_seconds,
-    )
-
-    async def consume(stop: asyncio.Event) -> None:
-        await worker.run(stop)
-        if burst:  # a burst run also does what is already due before it exits
-            await timers.fire_due()
-            await sender.drain()
-
-    loops = [Loop("consumer", consume), Loop("outbox-watch", watch)]
-    if not burst:
-        loops += [
-            Loop("timers", timers.run),
-            Loop("deliveries", sender.run),
-            Loop("housekeeping", housekeeping.run),
-        ]
-    try:
-        # The relay goes last: it drains what the other loops committed on their way out.
-        await supervise(loops, stop, last=Loop("relay", publisher.run) if relay else None)
-    finally:
-        log.info("worker.stopped", events_published=publisher.published_total)
 
 
 async def run_relay(settings: Settings) -> None:
     tune_gc()
     stop = asyncio.Event()
-    publisher = OutboxRelay(settings)
     with _stop_on_signals(stop):
         try:
-            await check_event_limits(settings, stop)
+            async with bootstrap.Runtime.open(settings, bootstrap.RELAY, stop=stop) as runtime:
+                await runtime.relay().run(stop)
         except Stopping:
             return
-        await publisher.run(stop)
-
-
-async def check_event_limits(settings: Settings, stop: asyncio.Event) -> None:
-    """The events topic must take the largest event the budget allows, or nothing starts
-    (TopicLimitError); a broker that is away is waited for."""
-    await retry_transient(
-        lambda: check_topic_limits(settings, [event_budget(settings)]),
-        what="kafka.check_limits",
-        stop=stop,
-    )
-
-
-async def _watch_outbox(
-    db: asyncpg.Pool, health: Health, metrics: Metrics, stop: asyncio.Event
-) -> None:
-    """Outbox backlog and age for the metrics, and the database half of readiness."""
-    while not stop.is_set():
-        try:
-            async with db.acquire() as conn:
-                stats = await outbox.stats(conn)
-                due, age = await due_grant_stats(conn, utc_now())
-            metrics.outbox_backlog.set(stats.backlog)
-            metrics.outbox_oldest_age.set(stats.oldest_age_seconds)
-            metrics.parked_events.set(stats.parked)
-            metrics.grants_due.set(due)
-            metrics.grants_oldest_due_age.set(age)
-            health.database_ok = True
-        except Exception as exc:
-            health.database_ok = False
-            log.warning("outbox.stats_failed", error=str(exc))
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=5)

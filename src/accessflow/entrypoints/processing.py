@@ -26,8 +26,9 @@ from accessflow.domain.states import DEFAULT_REPROCESS_WINDOW
 from accessflow.entrypoints.decode import Decoded, dead_letter, decode
 from accessflow.entrypoints.observability import Metrics
 from accessflow.entrypoints.retry import is_transient
-from accessflow.entrypoints.worker import PartitionResult, Record
+from accessflow.entrypoints.worker import PartitionResult
 from accessflow.logs import get_logger
+from accessflow.service.broker import Record
 from accessflow.service.events import RejectionReason
 from accessflow.service.handlers import Outcome, handle_batch
 from accessflow.service.ports import UnitOfWork

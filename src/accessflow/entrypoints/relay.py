@@ -23,20 +23,14 @@ import contextlib
 import time
 from datetime import timedelta
 
-import asyncpg
-from aiokafka import AIOKafkaProducer
-
 from accessflow import tracing
-from accessflow.adapters.kafka.access import start_client
-from accessflow.adapters.kafka.batches import send_keyed
-from accessflow.adapters.kafka.limits import TopicLimits
-from accessflow.adapters.kafka.producer import CLOUDEVENTS_HEADERS, make_producer
-from accessflow.adapters.postgres import outbox, pool
+from accessflow.adapters.kafka.producer import CLOUDEVENTS_HEADERS
 from accessflow.entrypoints import parking
 from accessflow.entrypoints.observability import Metrics
 from accessflow.entrypoints.retry import Stopping, retry_transient
 from accessflow.logs import get_logger
-from accessflow.settings import Settings
+from accessflow.service.broker import KeyedProducer, ProducerFactory
+from accessflow.service.publishing import Outbox, OutboxSession
 
 log = get_logger(__name__)
 
@@ -44,22 +38,25 @@ log = get_logger(__name__)
 class OutboxRelay:
     def __init__(
         self,
-        settings: Settings,
+        outbox: Outbox,
+        producers: ProducerFactory,
+        topic: str,
         *,
         batch_size: int = 2000,
         poll_interval: float = 1.0,
         retention: timedelta = timedelta(hours=1),
         metrics: Metrics | None = None,
     ) -> None:
-        self._settings = settings
+        self._outbox = outbox
+        self._producers = producers
+        self._topic = topic
         self._batch_size = batch_size
         self._poll_interval = poll_interval
         self._retention = retention
         self._wake = asyncio.Event()
-        self._conn: asyncpg.Connection | None = None
-        self._producer: AIOKafkaProducer | None = None
+        self._session: OutboxSession | None = None
+        self._producer: KeyedProducer | None = None
         self._metrics = metrics
-        self._limits = TopicLimits(settings, settings.events_topic)
         # After the broker refused a batch of several events: send one per batch to find
         # which (the broker does not say).
         self._one_per_batch = False
@@ -70,10 +67,6 @@ class OutboxRelay:
     def wake(self) -> None:
         """Publish now: called right after a transaction that wrote events commits."""
         self._wake.set()
-
-    def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: object) -> None:
-        if payload == self._settings.database_schema:
-            self._wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Publish until ``stop`` is set, then drain what is committed and return."""
@@ -107,20 +100,20 @@ class OutboxRelay:
     async def _cycle(self) -> int:
         """One attempt: make sure we lead and are connected, then publish one batch."""
         self._wake.clear()
-        conn = await self._connection()
+        session = await self._connection()
         if not self.leading:
-            self.leading = await outbox.try_lead(conn, self._settings.database_schema)
+            self.leading = await session.lead()
             if not self.leading:
                 return 0
-            log.info("relay.leading", schema=self._settings.database_schema)
+            log.info("relay.leading", topic=self._topic)
             # Rows marked published by an older relay (which kept them for an hour).
-            await outbox.delete_marked(conn, self._retention)
-        return await self._publish_batch(conn, await self._producer_started())
+            await session.delete_marked(self._retention)
+        return await self._publish_batch(session, await self._producer_started())
 
-    async def _publish_batch(self, conn: asyncpg.Connection, producer: AIOKafkaProducer) -> int:
+    async def _publish_batch(self, session: OutboxSession, producer: KeyedProducer) -> int:
         """Publish the oldest events; park what the topic refuses. Returns how many left the
         outbox (0 when it was empty)."""
-        rows = await outbox.fetch_unpublished(conn, self._batch_size)
+        rows = await session.fetch_unpublished(self._batch_size)
         if not rows:
             return 0
         started_ns = time.time_ns()
@@ -128,16 +121,11 @@ class OutboxRelay:
         # partition, all partitions at once: one round trip per broker batch, not per event.
         sendable = [row for row in rows if not row.blocked]
         messages = [(row.key.encode(), row.payload) for row in sendable]
-        report = await send_keyed(
-            producer,
-            self._settings.events_topic,
-            messages,
-            CLOUDEVENTS_HEADERS,
-            self._limits.current,
-            one_per_batch=self._one_per_batch,
+        report = await producer.send_keyed(
+            self._topic, messages, CLOUDEVENTS_HEADERS, one_per_batch=self._one_per_batch
         )
         self._one_per_batch = report.ambiguous
-        retracted = bool(report.errors) and await self._limits.changed()
+        retracted = bool(report.errors) and await producer.limits_changed(self._topic)
         if retracted:  # judged against a limit an operator has changed: judge again
             report.retract()
         if report.broker_refused:
@@ -146,8 +134,7 @@ class OutboxRelay:
             # reads the topic's limit again, which may be why the broker refused).
             await self._drop_producer()
         outcome = parking.settlement(rows, report)
-        schema = self._settings.database_schema
-        parked_ids = await parking.settle(conn, schema, rows, outcome, self._metrics)
+        parked_ids = await parking.settle(session, rows, outcome, self._metrics)
         if tracing.enabled():
             parking.trace(rows, outcome, started_ns)
         self.published_total += len(outcome.sent)
@@ -160,25 +147,22 @@ class OutboxRelay:
     async def _drain_all(self) -> None:
         """On the way out, publish what is committed; what cannot be now, the next relay will."""
         try:
-            conn = await self._connection()
-            while await self._publish_batch(conn, await self._producer_started()):
+            session = await self._connection()
+            while await self._publish_batch(session, await self._producer_started()):
                 pass
         except Exception as exc:  # nothing is lost: the rows stay unpublished for the next relay
             log.warning("relay.drain_incomplete", error=f"{type(exc).__name__}: {exc}")
 
-    async def _connection(self) -> asyncpg.Connection:
-        if self._conn is None or self._conn.is_closed():
+    async def _connection(self) -> OutboxSession:
+        if self._session is None or self._session.is_closed():
             self.leading = False
-            self._conn = await pool.connect(self._settings)
-            await self._conn.add_listener(outbox.NOTIFY_CHANNEL, self._on_notify)
-        return self._conn
+            self._session = await self._outbox.open(self._wake.set)
+        return self._session
 
-    async def _producer_started(self) -> AIOKafkaProducer:
+    async def _producer_started(self) -> KeyedProducer:
         if self._producer is None:
-            producer = make_producer(self._settings)
-            await start_client(producer, self._settings)
-            self._producer = producer
-            await self._limits.read()
+            # A fresh producer also reads the topic's limit again before its first send.
+            self._producer = await self._producers.start_producer()
         return self._producer
 
     async def _drop_producer(self) -> None:
@@ -188,14 +172,14 @@ class OutboxRelay:
                 await producer.stop()
 
     async def _reset(self) -> None:
-        """Drop the connection (and with it the lease) and the producer after a failure.
+        """Drop the session (and with it the lead) and the producer after a failure.
 
         A fresh producer also gets a fresh producer id, which is the cure for the fatal
         OutOfOrderSequenceNumber / UnknownProducerId errors.
         """
-        conn, self._conn = self._conn, None
+        session, self._session = self._session, None
         self.leading = False
         await self._drop_producer()
-        if conn is not None:
-            # terminate, not close: after a failure the connection may be stuck mid-operation.
-            conn.terminate()
+        if session is not None:
+            # At once: after a failure the session may be stuck mid-operation.
+            session.close()

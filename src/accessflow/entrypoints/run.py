@@ -21,7 +21,7 @@ import uvicorn
 from accessflow import bootstrap
 from accessflow.adapters.catalog_file import read_catalog_file
 from accessflow.adapters.connectors_config import ConnectorsConfig, ConnectorsConfigError
-from accessflow.adapters.kafka.producer import CLOUDEVENTS_HEADERS, make_producer
+from accessflow.adapters.kafka.producer import CLOUDEVENTS_HEADERS
 from accessflow.adapters.postgres.catalog_store import apply_catalog
 from accessflow.adapters.postgres.pool import connect
 from accessflow.api.app import create_app
@@ -162,17 +162,12 @@ def _announce_api(settings: Settings) -> None:
 
 async def _submit_demo(settings: Settings) -> None:
     await asyncio.sleep(2)  # let the worker join its group first, so the lines read in order
-    producer = make_producer(settings)
-    await producer.start()
+    producer = await bootstrap.producers(settings).start_producer()
     try:
         for requestor, body in DEMO_REQUESTS:
             command = create_command(requestor, body, source="urn:accessflow:demo")
-            await producer.send_and_wait(
-                settings.commands_topic,
-                orjson.dumps(command),
-                key=command["subject"].encode(),
-                headers=CLOUDEVENTS_HEADERS,
-            )
+            message = (command["subject"].encode(), orjson.dumps(command))
+            await producer.send_keyed(settings.commands_topic, [message], CLOUDEVENTS_HEADERS)
             log.info(
                 "demo.submitted",
                 request_id=command["subject"],

@@ -11,24 +11,17 @@ import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeAlias
+from typing import Any, Protocol
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
-from aiokafka.abc import ConsumerRebalanceListener
-from aiokafka.errors import CommitFailedError, IllegalStateError
-
-from accessflow.adapters.kafka.access import start_client
 from accessflow.adapters.kafka.dlq import DeadLetter
-from accessflow.adapters.kafka.options import client_options
-from accessflow.adapters.kafka.topics import topic_compression_type
 from accessflow.entrypoints.dead_letters import DeadLetterWriter
 from accessflow.entrypoints.observability import Health, Metrics
-from accessflow.entrypoints.retry import Stopping, retry_transient
+from accessflow.entrypoints.retry import Stopping, is_transient, retry_transient
 from accessflow.logs import get_logger
+from accessflow.service.broker import CommitRefused, Consumer, Partition, Record, RecordSender
 from accessflow.settings import Settings
 
 log = get_logger(__name__)
-Record: TypeAlias = ConsumerRecord  # aiokafka is untyped; the alias documents intent
 
 
 @dataclass
@@ -43,17 +36,17 @@ class Processor(Protocol):
     async def process(self, records: list[Record]) -> PartitionResult: ...
 
 
-class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+class _Listener:
     """Revocation waits for the in-flight batch (which commits its own offsets)."""
 
     def __init__(self, worker: Worker) -> None:
         self._worker = worker
 
-    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+    async def on_revoked(self, revoked: list[Partition]) -> None:
         async with self._worker.in_flight:
             log.info("partitions.revoked", partitions=sorted(tp.partition for tp in revoked))
 
-    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+    async def on_assigned(self, assigned: list[Partition]) -> None:
         self._worker.health.assigned_partitions = len(assigned)
         log.info("partitions.assigned", partitions=sorted(tp.partition for tp in assigned))
 
@@ -67,9 +60,13 @@ class Worker:
         metrics: Metrics,
         on_committed: Callable[[], None] = lambda: None,
         *,
+        consumer: Consumer,
+        dead_letters: RecordSender,
         burst: bool = False,
     ) -> None:
         self._settings = settings
+        self._consumer = consumer
+        self._dlq = dead_letters
         self._processor = processor
         self.health = health
         self._metrics = metrics
@@ -80,30 +77,14 @@ class Worker:
         self.in_flight = asyncio.Lock()
 
     async def run(self, stop: asyncio.Event) -> None:
-        consumer = AIOKafkaConsumer(
-            group_id=self._settings.consumer_group_id,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            max_poll_records=self._settings.max_poll_records,
-            # Bounds what one fetch holds before decompression; each record batch is
-            # inflated whole when read (docs/operations.md, Memory bounds of a fetch).
-            fetch_max_bytes=self._settings.consumer_fetch_max_bytes,
-            max_partition_fetch_bytes=self._settings.consumer_max_partition_fetch_bytes,
-            group_instance_id=self._settings.consumer_instance_id,
-            session_timeout_ms=self._settings.consumer_session_timeout_ms,
-            heartbeat_interval_ms=self._settings.consumer_heartbeat_interval_ms,
-            isolation_level="read_committed",
-            **client_options(self._settings),
-        )
-        consumer.subscribe([self._settings.commands_topic], listener=_Listener(self))
-        dlq = DeadLetterWriter(self._settings, self._metrics)
+        consumer = self._consumer
+        dlq = DeadLetterWriter(self._settings, self._metrics, self._dlq)
         try:
-            await self._check_commands_topic()
             await dlq.start(stop)
             # A broker that is away is waited for; one that refuses us (KafkaAccessRefused)
             # ends the start at once with the reason.
             await retry_transient(
-                lambda: start_client(consumer, self._settings), what="consumer.start", stop=stop
+                lambda: consumer.start(_Listener(self)), what="consumer.start", stop=stop
             )
             self.health.kafka_connected = True
             await self._loop(consumer, dlq, stop)
@@ -116,25 +97,9 @@ class Worker:
             await dlq.stop()
             self.health.kafka_connected = False
 
-    async def _check_commands_topic(self) -> None:
-        """Say so at start when a compressed batch may inflate without bound in this process."""
-        topic = self._settings.commands_topic
-        compression = await topic_compression_type(self._settings, topic)
-        if compression is not None and compression != "uncompressed":
-            log.warning(
-                "commands_topic.compression_kept",
-                topic=topic,
-                compression_type=compression,
-                hint="a compressed batch may inflate to about 1000 times max.message.bytes "
-                "in the worker's memory; set the topic's compression.type=uncompressed "
-                "(docs/operations.md, Memory bounds of a fetch)",
-            )
-
-    async def _loop(
-        self, consumer: AIOKafkaConsumer, dlq: DeadLetterWriter, stop: asyncio.Event
-    ) -> None:
+    async def _loop(self, consumer: Consumer, dlq: DeadLetterWriter, stop: asyncio.Event) -> None:
         while not stop.is_set():
-            batch = await consumer.getmany(timeout_ms=500)
+            batch = await self._fetch(consumer, stop)
             self.health.last_poll = time.monotonic()
             if not batch:
                 if self._burst and await self._caught_up(consumer):
@@ -149,7 +114,21 @@ class Worker:
                 await self._bounded(self._handle(consumer, dlq, work, stop), stop)
             self._update_lag(consumer, work)
 
-    async def _caught_up(self, consumer: AIOKafkaConsumer) -> bool:
+    async def _fetch(
+        self, consumer: Consumer, stop: asyncio.Event
+    ) -> dict[Partition, list[Record]]:
+        try:
+            return await consumer.fetch(timeout_ms=500)
+        except Exception as exc:
+            # aiokafka rides out most outages inside getmany; what still surfaces as
+            # transient is waited out here like every other broker call.
+            if not is_transient(exc):
+                raise
+            return await retry_transient(
+                lambda: consumer.fetch(timeout_ms=500), what="consumer.fetch", stop=stop
+            )
+
+    async def _caught_up(self, consumer: Consumer) -> bool:
         assigned = consumer.assignment()
         if not assigned:
             return False
@@ -180,9 +159,9 @@ class Worker:
 
     async def _handle(
         self,
-        consumer: AIOKafkaConsumer,
+        consumer: Consumer,
         dlq: DeadLetterWriter,
-        work: dict[TopicPartition, list[Record]],
+        work: dict[Partition, list[Record]],
         stop: asyncio.Event,
     ) -> None:
         records = [record for recs in work.values() for record in recs]
@@ -196,16 +175,16 @@ class Worker:
             await dlq.write(result.dead_letters, stop)
         await self._commit(consumer, {tp: recs[-1].offset + 1 for tp, recs in work.items()})
 
-    async def _commit(self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
+    async def _commit(self, consumer: Consumer, offsets: dict[Partition, int]) -> None:
         try:
             await consumer.commit(offsets)
             self.health.last_commit = time.monotonic()
-        except (CommitFailedError, IllegalStateError) as exc:
+        except CommitRefused as exc:
             # The group rebalanced under us: the effects are committed in PostgreSQL, so
             # the new owner's redelivery is recognised by command id and changes nothing.
             log.warning("offsets.commit_failed", error=str(exc))
 
-    def _update_lag(self, consumer: AIOKafkaConsumer, work: dict[TopicPartition, Any]) -> None:
+    def _update_lag(self, consumer: Consumer, work: dict[Partition, Any]) -> None:
         for tp, records in work.items():
             highwater = consumer.highwater(tp)
             if highwater is not None:

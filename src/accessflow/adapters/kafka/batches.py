@@ -26,50 +26,24 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from enum import StrEnum
+from dataclasses import dataclass
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
 from aiokafka.errors import MessageSizeTooLargeError
 from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
 
 from accessflow.adapters.kafka.errors import is_record_refusal
 from accessflow.adapters.kafka.limits import BATCH_HEADER_BYTES, SendLimits
-
-Message = tuple[bytes, bytes]  # key, value
-
-
-class Delivery(StrEnum):
-    SENT = "sent"  # acknowledged by the broker
-    REFUSED = "refused"  # will never be accepted: ``SendReport.errors`` says why
-    BEHIND_REFUSED = "behindRefused"  # not sent: an earlier message of its key was refused
-    UNSENT = "unsent"  # not acknowledged yet: send it again (it is not known to be bad)
+from accessflow.service.broker import Delivery as Delivery
+from accessflow.service.broker import Message, SendReport
 
 
-@dataclass(slots=True)
-class SendReport:
-    """What became of each message of one :func:`send_keyed` call, in the given order."""
-
-    deliveries: list[Delivery]
-    errors: dict[int, BaseException] = field(default_factory=dict)
-    #: The broker refused a batch: replace the producer before its next send.
-    broker_refused: bool = False
-    #: A refused batch held several messages: send them again one per batch.
-    ambiguous: bool = False
-
-    def refuse(self, index: int, error: BaseException) -> None:
-        self.deliveries[index] = Delivery.REFUSED
-        self.errors[index] = error
-
-    def retract(self) -> None:
-        """Undo every refusal (judged against limits that have changed since): those
-        messages and the ones behind them count as not sent, to be judged again."""
-        for index, delivery in enumerate(self.deliveries):
-            if delivery in (Delivery.REFUSED, Delivery.BEHIND_REFUSED):
-                self.deliveries[index] = Delivery.UNSENT
-        self.errors.clear()
+def partition_for(key: bytes, partitions: list[int]) -> int:
+    """Where the producer's default partitioner puts ``key`` (murmur2, as Kafka's Java
+    clients do): the in-memory broker uses it too, so a key lands on the same partition."""
+    partition: int = DefaultPartitioner()(key, partitions, partitions)
+    return partition
 
 
 def message_bytes(key: bytes, value: bytes, headers: list[tuple[str, bytes]]) -> int:
@@ -79,7 +53,7 @@ def message_bytes(key: bytes, value: bytes, headers: list[tuple[str, bytes]]) ->
 
 
 async def send_keyed(
-    producer: AIOKafkaProducer,
+    producer: Any,
     topic: str,
     messages: Sequence[Message],
     headers: list[tuple[str, bytes]],
@@ -99,7 +73,7 @@ async def send_keyed(
     for index, (key, _) in enumerate(messages):
         partition = partition_of.get(key)
         if partition is None:
-            partition = partition_of[key] = DefaultPartitioner()(key, partitions, partitions)
+            partition = partition_of[key] = partition_for(key, partitions)
         by_partition.setdefault(partition, []).append(index)
     report = SendReport([Delivery.UNSENT] * len(messages))
     sender = _PartitionSender(producer, topic, messages, headers, limits, one_per_batch, report)
@@ -116,7 +90,7 @@ async def send_keyed(
 
 @dataclass(slots=True)
 class _PartitionSender:
-    producer: AIOKafkaProducer
+    producer: Any  # AIOKafkaProducer, or the in-memory broker's stand-in
     topic: str
     messages: Sequence[Message]
     headers: list[tuple[str, bytes]]

@@ -4,15 +4,12 @@ or, when that copy could never be written, a reference to the original (see
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 from dataclasses import dataclass
 
-from aiokafka import AIOKafkaProducer
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
 
-from accessflow.adapters.kafka.errors import is_permanent
 from accessflow.service.dead_letters import HEAD_BYTES, KEY_BYTES, REFERENCE_HEADER, DlqReference
 
 #: The headers the DLQ adds (wire contract); every other header is the original record's.
@@ -127,34 +124,3 @@ def prepared(letter: DeadLetter, max_record_bytes: int) -> Outgoing:
         f"the copy is {copy.size} bytes with its key and headers, over the DLQ's "
         f"{max_record_bytes}-byte limit",
     )
-
-
-async def send_dead_letters(
-    producer: AIOKafkaProducer, topic: str, letters: list[Outgoing]
-) -> list[tuple[Outgoing, BaseException]]:
-    """Publish all, then await all. Returns the letters refused for good, with the refusal;
-    raises the first transient failure (the caller retries; a letter already written may
-    then be written twice, which the contract allows)."""
-    loop = asyncio.get_running_loop()
-    futures: list[asyncio.Future[object]] = []
-    for letter in letters:
-        try:
-            futures.append(
-                await producer.send(topic, letter.value, key=letter.key, headers=letter.headers)
-            )
-        except Exception as exc:
-            if not is_permanent(exc):
-                raise
-            refused: asyncio.Future[object] = loop.create_future()
-            refused.set_exception(exc)
-            futures.append(refused)
-    results = await asyncio.gather(*futures, return_exceptions=True)
-    failures = [
-        (letter, result)
-        for letter, result in zip(letters, results, strict=True)
-        if isinstance(result, BaseException)
-    ]
-    for _, error in failures:
-        if not is_permanent(error):
-            raise error
-    return failures

@@ -15,12 +15,6 @@ MAX_REQUEST_SIZE = 1024 * 1024
 #: Records are appended to batches up to this size (one batch per partition in flight).
 MAX_BATCH_SIZE = 256 * 1024
 
-#: The largest request (and so the largest record) a producer sends: aiokafka's default,
-#: named because the relay checks each event against it before sending.
-MAX_REQUEST_SIZE = 1024 * 1024
-#: Records are appended to batches up to this size (one batch per partition in flight).
-MAX_BATCH_SIZE = 256 * 1024
-
 
 def make_producer(settings: KafkaConnectionSettings, *, linger_ms: int = 5) -> AIOKafkaProducer:
     # Idempotence (implies acks=all) keeps per-partition order across internal retries,
@@ -30,5 +24,18 @@ def make_producer(settings: KafkaConnectionSettings, *, linger_ms: int = 5) -> A
         linger_ms=linger_ms,
         max_batch_size=MAX_BATCH_SIZE,
         max_request_size=MAX_REQUEST_SIZE,
+        **client_options(settings),
+    )
+
+
+def command_producer(settings: KafkaConnectionSettings, timeout_seconds: float) -> AIOKafkaProducer:
+    """The API's producer: nothing lingers (each POST waits for its own acknowledgement), and
+    a batch not delivered within ``timeout_seconds`` fails, so a command answered 503 is
+    never sent afterwards."""
+    return AIOKafkaProducer(
+        enable_idempotence=True,
+        linger_ms=0,
+        max_request_size=MAX_REQUEST_SIZE,
+        request_timeout_ms=int(timeout_seconds * 1000),
         **client_options(settings),
     )

@@ -7,19 +7,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from accessflow.adapters.postgres.pool import Conn
+from accessflow.service.publishing import OutboxRow as OutboxRow  # where it used to live
 
 NOTIFY_CHANNEL = "accessflow_outbox"
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxRow:
-    id: int
-    event_id: str
-    event_type: str
-    key: str
-    payload: bytes
-    #: An earlier event of its key (its request) is parked: this one must wait behind it.
-    blocked: bool = False
 
 
 @dataclass(frozen=True, slots=True)

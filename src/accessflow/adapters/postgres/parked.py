@@ -14,19 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from accessflow.adapters.postgres.pool import Conn
-
-BEHIND_PARKED = "BehindParked"
+from accessflow.service.publishing import BEHIND_PARKED as BEHIND_PARKED
+from accessflow.service.publishing import Parking as Parking
 
 _COLUMNS = "id, event_id, event_type, key, payload, created_at"
-
-
-@dataclass(frozen=True, slots=True)
-class Parking:
-    """An outbox row to park, and why."""
-
-    outbox_id: int
-    reason: str
-    error_message: str
 
 
 @dataclass(frozen=True, slots=True)
