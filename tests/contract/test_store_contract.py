@@ -187,7 +187,7 @@ async def test_two_stage_approval_approved_twice_is_delivered(harness: Harness) 
     stored = await harness.probe.request(rid(1))
     assert stored is not None
     assert stored.approval is not None
-    assert [s["id"] for s in stored.approval["stages"]] == [
+    assert [s.id for s in stored.approval.stages] == [
         stage_id(rid(1), 0),
         stage_id(rid(1), 1),
     ]
@@ -204,7 +204,7 @@ async def test_two_stage_approval_approved_twice_is_delivered(harness: Harness) 
     stored = await harness.probe.request(rid(1))
     assert stored is not None
     assert stored.approval is not None
-    assert [s["reviewResult"] for s in stored.approval["stages"]] == ["Approved", "Approved"]
+    assert [s.review_result for s in stored.approval.stages] == ["Approved", "Approved"]
     assert await harness.probe.members_of(FINANCE_GROUP) == {MEGAN}
 
 

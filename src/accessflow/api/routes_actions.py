@@ -7,7 +7,6 @@ the authority and re-checks everything when it applies the command.
 
 from __future__ import annotations
 
-import copy
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
@@ -32,12 +31,11 @@ from accessflow.api.schemas import (
     ApprovalStageResource,
     StageDecision,
 )
-from accessflow.domain import states
+from accessflow.domain import approval_states, states
 from accessflow.domain.codes import ReasonCode
 from accessflow.domain.enums import RequestState
 from accessflow.domain.errors import DomainError, IllegalTransition
 from accessflow.domain.models.requests import AccessPackageAssignmentRequest, to_graph
-from accessflow.service.approvals import record_decision
 from accessflow.service.commands import CANCEL, DECIDE, REPROCESS
 
 router = APIRouter(prefix=PREFIX, responses=ERROR_RESPONSES)
@@ -261,10 +259,10 @@ async def decide(
         )
     if row.state != RequestState.PENDING_APPROVAL.value:
         raise IllegalTransition(row.state, row.state, "the request is not pending approval")
-    # The worker's own check, on a copy of the committed approval: decided (409), not the
-    # current stage (409), not (yet) an approver (403), justification missing (400).
-    record_decision(
-        copy.deepcopy(row.approval or {}),
+    # The worker's own check, on the committed approval (left as it is): decided (409), not
+    # the current stage (409), not (yet) an approver (403), justification missing (400).
+    approval_states.decide(
+        approval_states.ApprovalRecord.from_json(row.approval or {}),
         stage["id"],
         caller.object_id,
         decision.review_result == "Approve",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from accessflow.domain import states
+from accessflow.domain.approval_states import new_approval
 from accessflow.domain.codes import ReasonCode
 from accessflow.domain.enums import RequestState, SubjectType
 from accessflow.domain.errors import DomainError
@@ -12,7 +13,7 @@ from accessflow.domain.models.common import AccessPackageSubject
 from accessflow.domain.models.packages import AccessPackage
 from accessflow.domain.rules import Decision, evaluate_create
 from accessflow.domain.view import OpenRequest
-from accessflow.service.approvals import new_approval, stage_timers
+from accessflow.service.approvals import stage_timers
 from accessflow.service.commands import CreateData
 from accessflow.service.fulfil import Fulfilment
 from accessflow.service.ports import MutableView, StoredRequest

@@ -18,13 +18,14 @@ from datetime import datetime
 
 from accessflow.domain.codes import ReasonCode
 from accessflow.domain.enums import AssignmentState, RequestState
+from accessflow.domain.grant_states import FAILED_STATES, GrantState, advance, granted, revoked
 from accessflow.domain.models.packages import (
     GROUP_ORIGIN_SYSTEM,
     AccessPackage,
     AccessPackageResourceRoleScope,
 )
 from accessflow.service.ids import uuid5
-from accessflow.service.ports import Changes, Grant, GrantState, Membership, MutableView
+from accessflow.service.ports import Changes, Grant, Membership, MutableView
 
 ASSIGNMENT_NAMESPACE = uuid.UUID("0b6f4c55-2f8e-5f3a-b0a4-5d1e7c9a8e12")
 
@@ -72,20 +73,23 @@ def grant_all(
     changes: Changes,
     now: datetime,
     only: set[str] | None = None,
+    granted_before: Mapping[str, Grant] | None = None,
 ) -> list[Grant]:
     """Grant each scope (or only those named in ``only``, for a reprocess): groups now, the
-    rest as ``pending`` grants due at once."""
+    rest as ``pending`` grants due at once. ``granted_before``: the assignment's grant rows,
+    each scope's move checked against the grant state machine."""
+    before = granted_before or {}
     written = []
     for index, scope in enumerate(package.resource_role_scopes):
         key = scope_key(scope, index)
         if only is not None and key not in only:
             continue
         origin = scope.scope.origin_system
-        if is_directory(origin):
+        directory = is_directory(origin)
+        previous = before.get(key)
+        state = advance(previous.state if previous else None, granted(directory=directory))
+        if directory:
             changes.memberships_added.append(Membership(scope.scope.origin_id, target_id))
-            state, due = GrantState.DELIVERED, None
-        else:
-            state, due = GrantState.PENDING, now
         grant = Grant(
             assignment_id,
             key,
@@ -94,7 +98,7 @@ def grant_all(
             state,
             request_id=request_id,
             role_origin_id=scope.role.origin_id,
-            next_attempt_at=due,
+            next_attempt_at=None if directory else now,
         )
         changes.grants.append(grant)
         written.append(grant)
@@ -134,12 +138,11 @@ def revoke_all(
     for key, row in sorted(rows.items()):
         if (only is not None and key not in only) or row.state == GrantState.REVOKED:
             continue
-        if is_directory(row.origin_system):
-            if row.origin_id.casefold() not in still_granted:
-                changes.memberships_removed.append(Membership(row.origin_id, target_id))
-            state, due = GrantState.REVOKED, None
-        else:  # even a grant that failed is revoked: the far side may have half-done it
-            state, due = GrantState.REVOKING, now
+        # Even a grant that failed is revoked: the far side may have half-done it.
+        directory = is_directory(row.origin_system)
+        state = advance(row.state, revoked(directory=directory))
+        if directory and row.origin_id.casefold() not in still_granted:
+            changes.memberships_removed.append(Membership(row.origin_id, target_id))
         grant = Grant(
             assignment_id,
             key,
@@ -148,7 +151,7 @@ def revoke_all(
             state,
             request_id=request_id,
             role_origin_id=row.role_origin_id,
-            next_attempt_at=due,
+            next_attempt_at=None if directory else now,
         )
         changes.grants.append(grant)
         written.append(grant)
@@ -175,9 +178,7 @@ def settle(grants: Iterable[Grant]) -> DeliveryResult | None:
     if any(g.waiting for g in grants):
         return None
     failures = [
-        (g.resource_scope_id, g.detail or "failed")
-        for g in grants
-        if g.state in (GrantState.FAILED, GrantState.REVOKE_FAILED)
+        (g.resource_scope_id, g.detail or "failed") for g in grants if g.state in FAILED_STATES
     ]
     if not failures:
         state = RequestState.DELIVERED
@@ -190,5 +191,4 @@ def settle(grants: Iterable[Grant]) -> DeliveryResult | None:
 
 def failed_keys(grants: Iterable[Grant]) -> set[str]:
     """What a reprocess sends again: the grants (or revokes) that failed, nothing else."""
-    failed = (GrantState.FAILED, GrantState.REVOKE_FAILED)
-    return {g.resource_scope_id for g in grants if g.state in failed}
+    return {g.resource_scope_id for g in grants if g.state in FAILED_STATES}

@@ -143,6 +143,7 @@ class Fulfilment:
                 self.recorder.changes,
                 self.now,
                 only,
+                self.grants_of(stored.assignment_id),
             )
         )
         existing = self.view.assignment(stored.assignment_id)

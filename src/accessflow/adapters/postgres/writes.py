@@ -141,7 +141,7 @@ def _request_row(stored: StoredRequest) -> tuple[Any, ...]:
         request.created_date_time,
         request.completed_date_time,
         to_graph(request),
-        stored.approval,
+        None if stored.approval is None else stored.approval.to_json(),
     )
 
 
