@@ -48,7 +48,7 @@ format: install ## Apply ruff's fixes and formatting
 typecheck: install ## mypy --strict on src/
 	$(BIN)/mypy
 
-diagram: install ## Regenerate the state diagram in README.md and docs/ from the transition table
+diagram: install ## Regenerate the state diagrams in README.md and docs/ from the transition tables
 	$(BIN)/python -m accessflow.domain.diagram README.md docs/domain.md docs/lifecycle.md
 
 bench: install ## Benchmark the worker against a naive worker and a raw pipe (writes bench-results.json)
