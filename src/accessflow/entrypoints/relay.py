@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from datetime import timedelta
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
@@ -46,13 +45,11 @@ class OutboxRelay:
         *,
         batch_size: int = 2000,
         poll_interval: float = 1.0,
-        retention: timedelta = timedelta(hours=1),
         metrics: Metrics | None = None,
     ) -> None:
         self._settings = settings
         self._batch_size = batch_size
         self._poll_interval = poll_interval
-        self._retention = retention
         self._wake = asyncio.Event()
         self._conn: asyncpg.Connection | None = None
         self._producer: AIOKafkaProducer | None = None
@@ -111,8 +108,6 @@ class OutboxRelay:
             if not self.leading:
                 return 0
             log.info("relay.leading", schema=self._settings.database_schema)
-            # Rows marked published by an older relay (which kept them for an hour).
-            await outbox.delete_marked(conn, self._retention)
         return await self._publish_batch(conn, await self._producer_started())
 
     async def _publish_batch(self, conn: asyncpg.Connection, producer: AIOKafkaProducer) -> int:
