@@ -34,8 +34,8 @@ run: install ## Bring the stack up, migrate, and run the worker and the API in t
 test: install lint typecheck ## Lint, type-check and run every test (unit, integration, e2e) on the real stack
 	$(WITH_STACK) $(BIN)/pytest $(PYTEST_ARGS)
 
-test-unit: install ## Unit tests only (no Kafka or PostgreSQL needed)
-	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
+test-unit: install ## Every test that needs no Kafka or PostgreSQL (markers say which)
+	$(BIN)/pytest -m "not integration and not e2e" $(PYTEST_ARGS)
 
 lint: install ## ruff check and ruff format --check
 	$(BIN)/ruff check src tests deploy

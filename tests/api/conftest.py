@@ -12,16 +12,12 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from pydantic import SecretStr
-
-sys.path.insert(0, str(Path(__file__).parent))
-
 from api_support import ADMIN_ROLE, CATALOG, ROOT, SECRET, Api
+from pydantic import SecretStr
 
 from accessflow import bootstrap
 from accessflow.adapters.postgres.catalog_store import apply_catalog
