@@ -19,6 +19,7 @@ import asyncpg
 import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from polling import eventually
 
 from accessflow.adapters.kafka.options import client_options
 from accessflow.service import commands
@@ -111,13 +112,19 @@ class WorkerProcess:
     async def logged(self, event: str, seconds: float = 60) -> None:
         """Wait until the process has logged ``event`` (a slow start on a busy machine is fine;
         dying first, or never logging it, fails the test with the log's tail)."""
-        for _ in range(int(seconds * 10)):
+
+        def logged() -> bool:
             if any(line["event"] == event for line in self.lines()):
-                return
+                return True
             assert self.running(), f"exited before logging {event}"
-            await asyncio.sleep(0.1)
-        self._show_tail(-1)
-        raise AssertionError(f"{self.log.name} did not log {event} within {seconds} s")
+            return False
+
+        try:
+            await eventually(logged, seconds=seconds, what=f"{self.log.name} to log {event}")
+        except AssertionError:
+            if self.proc.poll() is None:  # an exit already showed the tail
+                self._show_tail(-1)
+            raise
 
     def _show_tail(self, code: int) -> None:
         """A failing assertion on a process's exit then shows why it exited."""
