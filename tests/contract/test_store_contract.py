@@ -34,6 +34,7 @@ from command_support import (
 from store_support import Harness
 
 from accessflow.domain.catalog import load_catalog
+from accessflow.domain.grant_states import GrantState
 from accessflow.service.connectors import GrantResult
 from accessflow.service.deliveries import RetryPolicy, lease_due, record
 from accessflow.service.delivery import assignment_id_for
@@ -44,7 +45,7 @@ from accessflow.service.events import (
     state_changed_event_id,
 )
 from accessflow.service.handlers import Outcome, handle_batch
-from accessflow.service.ports import Changes, GrantState
+from accessflow.service.ports import Changes
 from accessflow.service.types import Item
 
 

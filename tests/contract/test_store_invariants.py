@@ -12,6 +12,7 @@ from store_support import Harness
 
 from accessflow.domain.approval_states import ApprovalRecord, StageRecord, expire
 from accessflow.domain.enums import ApprovalStageStatus, RequestState, RequestType
+from accessflow.domain.grant_states import GrantState
 from accessflow.domain.models.requests import AccessPackageAssignmentRequest
 from accessflow.domain.states import default_status
 from accessflow.service.ports import (
@@ -138,7 +139,7 @@ async def test_an_event_id_enters_the_outbox_once(harness: Harness) -> None:
 
 
 async def test_a_grant_needs_its_assignment(harness: Harness) -> None:
-    grant = Grant(uuid.UUID(int=7), "scope", "AadGroup", "group", "delivered")
+    grant = Grant(uuid.UUID(int=7), "scope", "AadGroup", "group", GrantState.DELIVERED)
     await refused(harness, Changes(grants=[grant]), "grants_assignment_id_fkey")
 
 

@@ -18,7 +18,14 @@ from datetime import datetime
 
 from accessflow.domain.codes import ReasonCode
 from accessflow.domain.enums import AssignmentState, RequestState
-from accessflow.domain.grant_states import FAILED_STATES, GrantState, advance, granted, revoked
+from accessflow.domain.grant_states import (
+    FAILED_STATES,
+    GAVE_UP,
+    GrantState,
+    advance,
+    granted,
+    revoked,
+)
 from accessflow.domain.models.packages import (
     GROUP_ORIGIN_SYSTEM,
     AccessPackage,
@@ -77,9 +84,10 @@ def grant_all(
 ) -> list[Grant]:
     """Grant each scope (or only those named in ``only``, for a reprocess): groups now, the
     rest as ``pending`` grants due at once. ``granted_before``: the assignment's grant rows,
-    each scope's move checked against the grant state machine."""
+    each scope's move checked against the grant state machine before anything is written."""
     before = granted_before or {}
     written = []
+    members = []
     for index, scope in enumerate(package.resource_role_scopes):
         key = scope_key(scope, index)
         if only is not None and key not in only:
@@ -89,7 +97,7 @@ def grant_all(
         previous = before.get(key)
         state = advance(previous.state if previous else None, granted(directory=directory))
         if directory:
-            changes.memberships_added.append(Membership(scope.scope.origin_id, target_id))
+            members.append(Membership(scope.scope.origin_id, target_id))
         grant = Grant(
             assignment_id,
             key,
@@ -100,8 +108,9 @@ def grant_all(
             role_origin_id=scope.role.origin_id,
             next_attempt_at=None if directory else now,
         )
-        changes.grants.append(grant)
         written.append(grant)
+    changes.memberships_added.extend(members)
+    changes.grants.extend(written)
     return written
 
 
@@ -118,7 +127,8 @@ def revoke_all(
 ) -> list[Grant]:
     """Revoke what the assignment was granted (its grant rows; the package's scopes for
     assignments older than them): memberships now, unless another live assignment of the
-    same target still grants the same group; outside resources as ``revoking`` grants."""
+    same target still grants the same group; outside resources as ``revoking`` grants. Each
+    move is checked against the grant state machine before anything is written."""
     rows = dict(granted)
     for index, scope in enumerate(package.resource_role_scopes if package else ()):
         key = scope_key(scope, index)
@@ -135,6 +145,7 @@ def revoke_all(
         )
     still_granted = _groups_granted_elsewhere(view, target_id, assignment_id)
     written = []
+    members = []
     for key, row in sorted(rows.items()):
         if (only is not None and key not in only) or row.state == GrantState.REVOKED:
             continue
@@ -142,7 +153,7 @@ def revoke_all(
         directory = is_directory(row.origin_system)
         state = advance(row.state, revoked(directory=directory))
         if directory and row.origin_id.casefold() not in still_granted:
-            changes.memberships_removed.append(Membership(row.origin_id, target_id))
+            members.append(Membership(row.origin_id, target_id))
         grant = Grant(
             assignment_id,
             key,
@@ -153,8 +164,9 @@ def revoke_all(
             role_origin_id=row.role_origin_id,
             next_attempt_at=None if directory else now,
         )
-        changes.grants.append(grant)
         written.append(grant)
+    changes.memberships_removed.extend(members)
+    changes.grants.extend(written)
     return written
 
 
@@ -189,6 +201,8 @@ def settle(grants: Iterable[Grant]) -> DeliveryResult | None:
     return DeliveryResult(state, tuple(failures))
 
 
-def failed_keys(grants: Iterable[Grant]) -> set[str]:
-    """What a reprocess sends again: the grants (or revokes) that failed, nothing else."""
-    return {g.resource_scope_id for g in grants if g.state in FAILED_STATES}
+def failed_keys(grants: Iterable[Grant], *, removal: bool) -> set[str]:
+    """What a reprocess sends again: the grants (a removal's: the revokes) that failed,
+    nothing else."""
+    failed = GAVE_UP[GrantState.REVOKING if removal else GrantState.PENDING]
+    return {g.resource_scope_id for g in grants if g.state == failed}
