@@ -11,7 +11,7 @@ WITH_STACK := $(STACK) exec --
 PYTEST_ARGS ?=
 DEMO ?= 1
 
-.PHONY: help install run test test-unit lint typecheck format stack-up stack-down stack-status diagram schemas bench clean
+.PHONY: help install run test test-unit lint typecheck format tools stack-up stack-down stack-status diagram schemas bench clean
 
 help: ## List the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -31,11 +31,15 @@ run: install ## Bring the stack up, migrate, and run the worker and the API in t
 	ACCESSFLOW_DEMO=$(DEMO) ACCESSFLOW_AUTH_HS256_SECRET=$${ACCESSFLOW_AUTH_HS256_SECRET:-$(DEV_SECRET)} \
 		$(WITH_STACK) $(BIN)/python -m accessflow.entrypoints.run
 
-test: install lint typecheck ## Lint, type-check and run every test (unit, integration, e2e) on the real stack
+test: install lint typecheck tools ## Lint, type-check and run every test (unit, integration, e2e, deploy) on the real stack
 	$(WITH_STACK) $(BIN)/pytest $(PYTEST_ARGS)
 
-test-unit: install ## Every test that needs no Kafka or PostgreSQL (markers say which)
-	$(BIN)/pytest -m "not integration and not e2e" $(PYTEST_ARGS)
+# Minutes on a fresh machine (Helm and promtool build from source); then a cache hit.
+tools: install ## Build Helm, kubeconform, promtool and the Kubernetes schemas (pinned; cached under ~/.cache/accessflow/tools)
+	PYTHON=$(BIN)/python deploy/tools/install
+
+test-unit: install ## Every test that needs no Kafka, PostgreSQL or deploy tools (markers say which)
+	$(BIN)/pytest -m "not integration and not e2e and not deploy" $(PYTEST_ARGS)
 
 lint: install ## ruff check and ruff format --check
 	$(BIN)/ruff check src tests deploy

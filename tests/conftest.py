@@ -13,17 +13,15 @@ import os
 import shutil
 import socket
 import subprocess
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-import asyncpg
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient
+from isolation import isolated_settings, subprocess_environment
 
-from accessflow.settings import Settings, load_settings
+from accessflow.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 STACK = ROOT / "deploy" / "local" / "stack"
@@ -80,6 +78,9 @@ INTEGRATION_FIXTURES = frozenset({"backend", "settings"})
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
+        parts = Path(str(item.fspath)).relative_to(ROOT / "tests").parts
+        if parts[0] == "deploy":  # every test there needs the tools deploy/tools/install builds
+            item.add_marker(pytest.mark.deploy)
         if item.get_closest_marker("e2e") or item.get_closest_marker("integration"):
             continue
         used = set(getattr(item, "fixturenames", ()))
@@ -168,44 +169,11 @@ def backend() -> Iterator[Backend]:
 @pytest.fixture
 async def settings(backend: Backend) -> AsyncIterator[Settings]:
     """Settings for one test: its own schema and its own three topics, dropped afterwards."""
-    tag = uuid.uuid4().hex[:12]
-    test_settings = load_settings(
-        kafka_bootstrap_servers=backend.kafka_bootstrap_servers,
-        database_url=backend.database_url,
-        database_schema=f"t_{tag}",
-        commands_topic=f"t.{tag}.commands",
-        events_topic=f"t.{tag}.events",
-        dlq_topic=f"t.{tag}.commands.dlq",
-        consumer_group_id=f"t.{tag}.worker",
-    )
-    yield test_settings
-    conn = await asyncpg.connect(backend.database_url)
-    try:
-        await conn.execute(f'DROP SCHEMA IF EXISTS "{test_settings.database_schema}" CASCADE')
-    finally:
-        await conn.close()
-    await _delete_topics(backend, tag)
-
-
-async def _delete_topics(backend: Backend, tag: str) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=backend.kafka_bootstrap_servers)
-    await admin.start()
-    try:
-        mine = [name for name in await admin.list_topics() if name.startswith(f"t.{tag}.")]
-        if mine:
-            await admin.delete_topics(mine)
-    finally:
-        await admin.close()
+    async with isolated_settings(backend.kafka_bootstrap_servers, backend.database_url) as own:
+        yield own
 
 
 @pytest.fixture
 def subprocess_env(settings: Settings) -> dict[str, str]:
     """The environment that points an ``accessflow`` child process at this test's settings."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ACCESSFLOW_")}
-    env.update(
-        {
-            **settings.connection_environment(),
-            "ACCESSFLOW_LOG_FORMAT": "json",
-        }
-    )
-    return env
+    return subprocess_environment(settings)

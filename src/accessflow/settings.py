@@ -91,6 +91,9 @@ class Settings(BaseSettings):
     consumer_session_timeout_ms: Annotated[int, Field(ge=1000)] = 10_000
     consumer_heartbeat_interval_ms: Annotated[int, Field(ge=100)] = 3_000
     max_poll_records: PositiveInt = 500
+    # What one fetch may bring, compressed (docs/operations.md, Memory bounds of a fetch).
+    consumer_fetch_max_bytes: PositiveInt = 8 * 1_048_576
+    consumer_max_partition_fetch_bytes: PositiveInt = 1_048_576
     # The size budget (docs/security.md, Limits): a command larger than this is refused
     # (API 413, worker DLQ); no event is larger than max_event_bytes, which may not be set
     # below the worst case the field limits allow. Both must fit the topics at start.

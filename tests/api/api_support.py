@@ -83,6 +83,35 @@ class Api:
         return await read_topic(self.settings, self.settings.commands_topic)
 
 
+async def existing_assignments(api: Api) -> None:
+    """The assignments Graph's update and remove examples name (Megan's Sales reports and
+    Finance data, Kayo's Project Falcon)."""
+    rows = [
+        (SALES_ASSIGNMENT, SALES, SALES_POLICY, MEGAN),
+        (FINANCE_ASSIGNMENT, FINANCE, FINANCE_POLICY, MEGAN),
+        (FALCON_ASSIGNMENT, FALCON, FALCON_POLICY, KAYO),
+    ]
+    for assignment_id, package, policy, target in rows:
+        document = {
+            "id": assignment_id,
+            "state": "delivered",
+            "status": "Delivered",
+            "targetId": target,
+            "accessPackageId": package,
+            "assignmentPolicyId": policy,
+        }
+        await api.sql(
+            "INSERT INTO assignments (id, access_package_id, assignment_policy_id, target_id, "
+            "state, created_at, updated_at, document) "
+            "VALUES ($1, $2, $3, $4, 'delivered', now(), now(), $5)",
+            uuid.UUID(assignment_id),
+            package,
+            policy,
+            target,
+            document,
+        )
+
+
 async def read_topic(settings: Settings, topic: str) -> list[dict[str, Any]]:
     """Every record of ``topic`` as decoded JSON, from the beginning to its current end."""
     consumer = AIOKafkaConsumer(

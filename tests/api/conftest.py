@@ -34,6 +34,7 @@ _e2e_module = importlib.util.module_from_spec(_E2E)
 sys.modules[_E2E.name] = _e2e_module  # its dataclasses look their module up by name
 _E2E.loader.exec_module(_e2e_module)
 e2e = _e2e_module.e2e  # the fixture: accessflow's own processes against this test's stack
+e2e_module = _e2e_module.e2e_module  # the same, shared by a whole module
 
 
 @pytest.fixture

@@ -12,12 +12,6 @@ import jsonschema
 import pytest
 from api_support import (
     ALEX,
-    FALCON,
-    FALCON_ASSIGNMENT,
-    FALCON_POLICY,
-    FINANCE,
-    FINANCE_ASSIGNMENT,
-    FINANCE_POLICY,
     GRAPH_EXAMPLES,
     KAYO,
     LEE,
@@ -25,10 +19,8 @@ from api_support import (
     NESTOR,
     REQUESTS,
     ROOT,
-    SALES,
-    SALES_ASSIGNMENT,
-    SALES_POLICY,
     Api,
+    existing_assignments,
     read_topic,
     sales_body,
 )
@@ -69,34 +61,6 @@ EXAMPLES = [
     ("08-user-update-answers-and-expiration", KAYO, False, "delivered"),
     ("09-manager-on-behalf-of-direct-report", LEE, False, "delivered"),
 ]
-
-
-async def existing_assignments(api: Api) -> None:
-    """The assignments Graph's update and remove examples name."""
-    rows = [
-        (SALES_ASSIGNMENT, SALES, SALES_POLICY, MEGAN),
-        (FINANCE_ASSIGNMENT, FINANCE, FINANCE_POLICY, MEGAN),
-        (FALCON_ASSIGNMENT, FALCON, FALCON_POLICY, KAYO),
-    ]
-    for assignment_id, package, policy, target in rows:
-        document = {
-            "id": assignment_id,
-            "state": "delivered",
-            "status": "Delivered",
-            "targetId": target,
-            "accessPackageId": package,
-            "assignmentPolicyId": policy,
-        }
-        await api.sql(
-            "INSERT INTO assignments (id, access_package_id, assignment_policy_id, target_id, "
-            "state, created_at, updated_at, document) "
-            "VALUES ($1, $2, $3, $4, 'delivered', now(), now(), $5)",
-            uuid.UUID(assignment_id),
-            package,
-            policy,
-            target,
-            document,
-        )
 
 
 async def test_graph_examples_are_created_and_reach_their_state_through_the_worker(

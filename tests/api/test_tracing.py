@@ -41,6 +41,10 @@ def _ids(span: ReadableSpan) -> tuple[str, str, str | None]:
     return f"{context.trace_id:032x}", f"{context.span_id:016x}", parent
 
 
+def _attr(span: ReadableSpan, name: str) -> object:
+    return (span.attributes or {}).get(name)
+
+
 async def test_a_create_is_one_trace_from_the_http_call_to_its_events(
     api: Api, spans: InMemorySpanExporter
 ) -> None:
@@ -77,9 +81,16 @@ async def test_a_create_is_one_trace_from_the_http_call_to_its_events(
     assert handled.attributes[tracing.COMMAND_TYPE] == "accessflow.assignmentRequest.create"
     assert handled.attributes["accessflow.to_state"] == "delivered"
 
+    published = [s for s in by_name["event.publish"] if _attr(s, tracing.REQUEST_ID) == request_id]
+    events = await read_topic(api.settings, api.settings.events_topic)
+    assert len(published) == len([e for e in events if e["subject"] == request_id]) == 4
+    for span in published:
+        assert _ids(span)[0] == trace_id
+        assert _ids(span)[2] == http_span  # the event's traceparent: its command's
+        assert _attr(span, tracing.OUTCOME) == "published"
+
     [command] = await read_topic(api.settings, api.settings.commands_topic)
     assert command["traceparent"] == f"00-{trace_id}-{http_span}-01"
-    events = await read_topic(api.settings, api.settings.events_topic)
     states = [e["data"]["state"] for e in events if e["subject"] == request_id]
     assert states[-1] == "delivered"
     assert {e["traceparent"] for e in events if e["subject"] == request_id} == {

@@ -19,6 +19,7 @@ import asyncpg
 import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from isolation import isolated_settings, subprocess_environment
 from polling import eventually
 
 from accessflow.adapters.kafka.options import client_options
@@ -262,10 +263,27 @@ async def e2e(
     try:
         yield harness
     finally:
-        for worker in harness.workers:
-            if worker.proc.poll() is None:
-                worker.proc.kill()
-                worker.proc.wait(timeout=30)
+        _stop(harness)
+
+
+@pytest.fixture(scope="module")
+async def e2e_module(backend: Any, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[E2E]:
+    """One harness (schema, topics, processes) shared by a whole module: for tests whose
+    many cases or generated examples run against the same long-running processes."""
+    async with isolated_settings(backend.kafka_bootstrap_servers, backend.database_url) as own:
+        env = {**subprocess_environment(own), "ACCESSFLOW_METRICS_PORT": "0"}
+        harness = E2E(own, {**env, "PYTHONUNBUFFERED": "1"}, tmp_path_factory.mktemp("e2e"))
+        try:
+            yield harness
+        finally:
+            _stop(harness)
+
+
+def _stop(harness: E2E) -> None:
+    for worker in harness.workers:
+        if worker.proc.poll() is None:
+            worker.proc.kill()
+            worker.proc.wait(timeout=30)
 
 
 def by_request(events: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:

@@ -101,3 +101,33 @@ async def test_poison_records_go_to_the_dlq_and_the_worker_goes_on(e2e) -> None:
     assert rejected[0]["subject"] == bad_data["subject"]
     delivered = e2e.by_request(events)[good["subject"]]
     assert delivered[-1]["data"]["state"] == "delivered"
+
+
+async def test_a_command_postgres_refuses_is_isolated_and_the_poll_commits(e2e) -> None:
+    """A command that passes validation but that PostgreSQL refuses every time (here a CHECK
+    constraint the test adds: SQLSTATE 23514, the class of data errors no retry fixes)
+    goes to the DLQ as ProcessingFailed with a rejection event; the commands beside it in
+    the same poll are delivered and the worker carries on to the end."""
+    e2e.prepare(e2e.catalog(3))
+    good, poisoned, after = (e2e.create_command(e2e.user_id(n)) for n in range(3))
+    await e2e.query(
+        "ALTER TABLE assignment_requests ADD CONSTRAINT e2e_refuses_one "
+        f"CHECK (id <> '{poisoned['subject']}')"
+    )
+    await e2e.produce_commands([good, poisoned, after])
+    assert e2e.start_worker("--burst").wait(timeout=120) == 0
+
+    [dead] = await e2e.read(e2e.settings.dlq_topic)
+    headers = dict(dead.headers)
+    assert headers["accessflow-error-code"] == b"ProcessingFailed"
+    assert b"CheckViolationError" in headers["accessflow-error-message"]
+    assert orjson.loads(dead.value)["id"] == poisoned["id"]  # the original bytes
+    events = await e2e.events()
+    rejected = [e for e in events if e["type"] == "accessflow.command.rejected"]
+    assert [(r["subject"], r["data"]["reason"]["code"]) for r in rejected] == [
+        (poisoned["subject"], "ProcessingFailed")
+    ]
+    by_request = e2e.by_request(events)
+    for command in (good, after):
+        assert by_request[command["subject"]][-1]["data"]["state"] == "delivered"
+    assert poisoned["subject"] not in by_request

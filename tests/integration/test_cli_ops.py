@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import subprocess
 import sys
 import uuid
@@ -13,7 +14,7 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from accessflow.adapters.kafka.dlq import DeadLetter
+from accessflow.adapters.kafka.dlq import DeadLetter, reference_to
 from accessflow.adapters.kafka.reading import following, read_all
 from accessflow.adapters.kafka.topics import ensure_topics
 from accessflow.settings import Settings
@@ -260,3 +261,50 @@ async def test_following_from_the_end_sees_only_what_is_published_after_entering
         await _publish_events(settings, [_event(request, 2, "delivering")])
         record = await anext(records)
     assert orjson.loads(record.value)["data"]["sequence"] == 2
+
+
+@pytest.fixture
+async def with_reference(settings: Settings) -> DeadLetter:
+    """A copy and a reference (a 2 MB record that could not fit), as the worker writes them."""
+    await ensure_topics(settings)
+    big = _letter(settings, b"req-big", b"{" * 2_000_000, "TooLarge", 7)
+    copy = _letter(settings, b"req-small", b"not json", "NotJson", 8)
+    reference = reference_to(big, "the copy is too large")
+    await _produce(
+        settings,
+        settings.dlq_topic,
+        [
+            (reference.key, reference.value or b"", reference.headers),
+            (copy.key, copy.value or b"", copy.headers()),
+        ],
+    )
+    return big
+
+
+async def test_dlq_list_shows_a_reference_as_one(
+    subprocess_env: dict[str, str], with_reference: DeadLetter
+) -> None:
+    listed = _accessflow(subprocess_env, "dlq", "list", "--json", "--key", "req-big")
+    assert listed.returncode == 0, listed.stderr
+    [entry] = _json_lines(listed.stdout)
+    value = with_reference.value or b""
+    assert entry["reference"]["sizeBytes"] == len(value)
+    assert entry["reference"]["sha256"] == hashlib.sha256(value).hexdigest()
+    assert entry["code"] == "TooLarge"
+    assert "accessflow-dlq-reference" not in entry["headers"]
+
+
+async def test_dlq_replay_refuses_references_and_replays_the_rest(
+    settings: Settings, subprocess_env: dict[str, str], with_reference: DeadLetter
+) -> None:
+    only_reference = _accessflow(subprocess_env, "dlq", "replay", "--key", "req-big", "--yes")
+    assert only_reference.returncode == 1
+    assert "references to records too large for the DLQ" in only_reference.stderr
+    assert "REFERENCE to" in only_reference.stderr
+
+    both = _accessflow(subprocess_env, "dlq", "replay", "--all", "--yes")
+    assert both.returncode == 0, both.stderr
+    assert "replayed 1 message(s)" in both.stdout
+    assert "not replayable" in both.stderr
+    replayed = await read_all(settings, settings.commands_topic)
+    assert [(r.key, r.value) for r in replayed] == [(b"req-small", b"not json")]

@@ -300,3 +300,78 @@ def test_dockerignore_keeps_local_state_out_but_the_build_inputs_in() -> None:
     for needed in ("pyproject.toml", "README.md", "src"):
         assert needed in copied
         assert needed not in ignored
+
+
+# ------------------------------------------------ Prometheus and Grafana (the chart's files)
+
+
+def _mounts(service: str) -> dict[str, Path]:
+    """Container path → host path of the service's bind mounts (named volumes left out)."""
+    mounts = {}
+    for entry in SERVICES[service].get("volumes", []):
+        source, target, *_ = str(entry).split(":")
+        if source.startswith("./"):
+            mounts[target] = ROOT / source
+    return mounts
+
+
+def _mounted_file(service: str, container_path: str) -> Path:
+    """The host file behind ``container_path``, directly or inside a mounted folder."""
+    for target, source in _mounts(service).items():
+        if container_path == target or container_path.startswith(target + "/"):
+            return source / Path(container_path).relative_to(target)
+    raise AssertionError(f"{service}: nothing is mounted at {container_path}")
+
+
+def _prometheus_config() -> dict[str, Any]:
+    path = _mounted_file("prometheus", "/etc/prometheus/prometheus.yml")
+    flag = "--config.file=/etc/prometheus/prometheus.yml"
+    assert flag in SERVICES["prometheus"]["command"]
+    return dict(yaml.safe_load(path.read_text()))
+
+
+def test_every_bind_mount_names_a_file_of_the_repository() -> None:
+    for service in SERVICES:
+        for source in _mounts(service).values():
+            assert source.exists(), f"{service} mounts {source}, which does not exist"
+
+
+def test_prometheus_loads_the_charts_alert_rules() -> None:
+    chart_alerts = ROOT / "deploy" / "helm" / "accessflow" / "files" / "alerts.yaml"
+    [rule_file] = _prometheus_config()["rule_files"]
+    assert _mounted_file("prometheus", rule_file) == chart_alerts
+
+
+def test_prometheus_scrapes_the_worker_as_the_job_the_alerts_select() -> None:
+    worker_env = _env("worker")
+    port = _settings_for("worker").metrics_port
+    assert worker_env["ACCESSFLOW_METRICS_HOST"] == "0.0.0.0"  # reachable from Prometheus
+    [job] = _prometheus_config()["scrape_configs"]
+    assert [config["targets"] for config in job["static_configs"]] == [[f"worker:{port}"]]
+    alerts = (ROOT / "deploy" / "helm" / "accessflow" / "files" / "alerts.yaml").read_text()
+    assert set(re.findall(r'job="([^"]+)"', alerts)) == {job["job_name"]}
+
+
+def test_prometheus_image_is_the_release_promtool_checks_the_rules_with() -> None:
+    installer = (ROOT / "deploy" / "tools" / "install").read_text()
+    [minor, patch] = re.findall(r"github.com/prometheus/prometheus v0\.(\d+)\.(\d+) ", installer)[0]
+    image = SERVICES["prometheus"]["image"]
+    assert image == f"prom/prometheus:v3.{int(minor) - 300}.{patch}"
+
+
+def test_grafana_reads_prometheus_and_provisions_the_charts_dashboard() -> None:
+    provisioning = _mounted_file("grafana", "/etc/grafana/provisioning")
+    [source] = yaml.safe_load((provisioning / "datasources" / "prometheus.yml").read_text())[
+        "datasources"
+    ]
+    assert source["type"] == "prometheus"
+    assert urlsplit(source["url"]).hostname == "prometheus"
+    assert urlsplit(source["url"]).port == 9090
+    assert _published("prometheus") == {9090: 9090}
+    [provider] = yaml.safe_load((provisioning / "dashboards" / "accessflow.yml").read_text())[
+        "providers"
+    ]
+    folder = provider["options"]["path"]
+    chart_dashboard = ROOT / "deploy" / "helm" / "accessflow" / "files" / "dashboard.json"
+    assert _mounted_file("grafana", f"{folder}/accessflow.json") == chart_dashboard
+    assert SERVICES["grafana"]["depends_on"]["prometheus"]["condition"] == "service_healthy"

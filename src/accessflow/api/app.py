@@ -27,6 +27,7 @@ from accessflow.api import errors, routes_actions, routes_catalog, routes_reques
 from accessflow.api.auth import TokenVerifier
 from accessflow.api.deps import ApiContext, Context
 from accessflow.api.exposure import check_exposure, warn_if_unauthenticated
+from accessflow.api.links import add_links
 from accessflow.api.middleware import RequestContext
 from accessflow.api.publisher import Publisher
 from accessflow.api.schemas import Health
@@ -147,8 +148,9 @@ async def _database_ok(ctx: ApiContext) -> bool:
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
-    """FastAPI's document, with the create body's schemas and without the 422 responses
-    that cannot happen (validation errors are answered 400 in Graph's shape)."""
+    """FastAPI's document, with the create body's schemas, the links from one answer to the
+    next operations, and without the 422 responses that cannot happen (validation errors
+    are answered 400 in Graph's shape)."""
     if app.openapi_schema is not None:
         return app.openapi_schema
     document = get_openapi(
@@ -168,5 +170,6 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
     }
     document["security"] = [{"bearer": []}]
+    add_links(document)
     app.openapi_schema = document
     return document

@@ -26,6 +26,9 @@ from starlette.types import Scope
 from accessflow.domain.codes import ReasonCode
 from accessflow.domain.errors import DomainError, format_loc
 from accessflow.domain.models.base import format_utc
+from accessflow.logs import get_logger
+
+log = get_logger("accessflow.api")
 
 #: Seconds a client should wait before retrying after a 503 (Kafka or the database away).
 RETRY_AFTER_SECONDS = 5
@@ -205,15 +208,28 @@ async def _on_http_error(request: Request, exc: Exception) -> Response:
 
 
 # The database restarting or away: refused connections, "the database system is starting
-# up / shutting down" (operator intervention), dropped connections, a full server.
+# up / shutting down" (operator intervention, class 57, statement timeouts included), dropped
+# connections (class 08), a full server (53300), a pool that timed out or is closed. Only
+# these are 503: retrying later can help.
 _UNREACHABLE: tuple[type[Exception], ...] = (
-    OSError,
+    OSError,  # refused, reset, unreachable; TimeoutError (pool acquire) is one too
     asyncpg.PostgresConnectionError,
     asyncpg.exceptions.OperatorInterventionError,
     asyncpg.exceptions.TooManyConnectionsError,
     asyncpg.InterfaceError,
     asyncpg.InternalClientError,  # a connection the server dropped while it was idle
 )
+# A value PostgreSQL refused (class 22: NUL in text, a date out of range, a malformed
+# number…), or one asyncpg could not encode as a parameter (an int over its column's width,
+# a lone surrogate: asyncpg raises these as a class 22 DataError too). Retrying the same
+# request can never help: it is the client's, a 400. It also means a check is missing where
+# the value came in, hence the warning. asyncpg's client-side ``_base.DataError`` is an
+# InterfaceError subclass: registered so it is not taken for an outage.
+_CLIENT_DATA: tuple[type[Exception], ...] = (
+    asyncpg.exceptions.DataError,
+    asyncpg.exceptions._base.DataError,
+)
+DATA_ERROR_MESSAGE = "a value in the request is not one the database can store"
 
 
 async def _on_unreachable(request: Request, exc: Exception) -> Response:
@@ -223,10 +239,26 @@ async def _on_unreachable(request: Request, exc: Exception) -> Response:
     return error_response(request.scope, 503, message, [detail])
 
 
+async def _on_client_data(request: Request, exc: Exception) -> Response:
+    """A value of the request that PostgreSQL refused: the client's error, never an outage."""
+    log.warning(
+        "http.data_error",
+        sqlstate=getattr(exc, "sqlstate", None),
+        error=type(exc).__name__,
+        detail=str(exc)[:200],
+        path=request.url.path,
+        request_id=request_ids(request.scope)[0],
+    )
+    detail = ErrorDetailBody(code="InvalidValue", message=DATA_ERROR_MESSAGE)
+    return error_response(request.scope, 400, DATA_ERROR_MESSAGE, [detail])
+
+
 def install(app: FastAPI) -> None:
     """Register every handler: after this, no error leaves the app in another shape."""
     for unreachable in _UNREACHABLE:
         app.add_exception_handler(unreachable, _on_unreachable)
+    for client_data in _CLIENT_DATA:
+        app.add_exception_handler(client_data, _on_client_data)
     app.add_exception_handler(DomainError, _on_domain_error)
     app.add_exception_handler(ApiError, _on_api_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
@@ -237,6 +269,12 @@ def internal_error_body(scope: Scope) -> bytes:
     """The 500 body the context middleware sends when something unexpected escaped."""
     detail = ErrorDetailBody(code="InternalError", message="an unexpected error occurred")
     return orjson.dumps(error_body(scope, 500, "an unexpected error occurred", [detail]))
+
+
+def bad_client_request_id_body(scope: Scope) -> bytes:
+    message = "client-request-id must be 1 to 128 printable ASCII characters (a GUID)"
+    detail = ErrorDetailBody(code="InvalidRequest", message=message, target="client-request-id")
+    return orjson.dumps(error_body(scope, 400, message, [detail]))
 
 
 def too_large_body(scope: Scope, limit: int) -> bytes:

@@ -14,13 +14,19 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from accessflow.api.errors import ApiError, internal_error_body, too_large_body
+from accessflow.api.errors import (
+    ApiError,
+    bad_client_request_id_body,
+    internal_error_body,
+    too_large_body,
+)
 from accessflow.logs import get_logger
 
 log = get_logger("accessflow.api")
 
-# Graph asks for a GUID; anything printable and short is echoed, the rest is ignored.
-_CLIENT_ID = re.compile(r"^[\x21-\x7e]{1,128}$")
+# Graph asks for a GUID; anything printable and short is accepted and echoed, anything else
+# is a 400 (it would otherwise be dropped silently, and it is the create's idempotency key).
+_CLIENT_ID = re.compile(r"[\x21-\x7e]{1,128}")
 
 
 class BodyTooLargeError(ApiError):
@@ -41,9 +47,8 @@ class RequestContext:
         state = scope.setdefault("state", {})
         state["request_id"] = str(uuid.uuid4())
         client_id = headers.get("client-request-id")
-        state["client_request_id"] = (
-            client_id if client_id and _CLIENT_ID.match(client_id) else None
-        )
+        valid_client_id = client_id is None or _CLIENT_ID.fullmatch(client_id) is not None
+        state["client_request_id"] = client_id if valid_client_id else None
         echo = [(b"request-id", state["request_id"].encode())]
         if state["client_request_id"]:
             echo.append((b"client-request-id", state["client_request_id"].encode()))
@@ -57,7 +62,9 @@ class RequestContext:
             await send(message)
 
         try:
-            if _declared_length(headers) > self.max_body_bytes:
+            if not valid_client_id:
+                await self._reply(send_with_ids, 400, bad_client_request_id_body(scope))
+            elif _declared_length(headers) > self.max_body_bytes:
                 await self._reply(send_with_ids, 413, too_large_body(scope, self.max_body_bytes))
             else:
                 await self.app(scope, self._limited(receive), send_with_ids)

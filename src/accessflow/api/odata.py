@@ -1,18 +1,11 @@
 """The OData query options accessflow supports, parsed and checked before any SQL exists.
 
-``$filter`` is a small recursive-descent parser over this grammar (spec §6; Graph's literal
-forms: quoted strings, unquoted date-times)::
-
-    filter     := expression EOF
-    expression := term ("and" term)*
-    term       := "(" expression ")" | comparison
-    comparison := property operator literal        property: a name or name/name
-
-Each collection says which properties may be filtered, with which operators; anything else
-(``or``, ``not``, functions, unknown properties or operators, ``$skip``, ``$search``,
-``$count``…) is a 400, never silently ignored. The result is a tuple of
-:class:`~accessflow.adapters.postgres.queries.Comparison` whose values are typed and become
-bound parameters; no client text reaches SQL.
+Each collection says which options it takes; anything else (``$skip``, ``$search``,
+``$count``…, a repeated option, a value over its length in :data:`MAX_OPTION_CHARS`, a
+control character) is a 400 naming the option, never silently ignored. ``$filter`` is parsed
+by :mod:`accessflow.api.odata_filter` into :class:`~accessflow.domain.filters.Comparison`
+values that become bound parameters; the ``$skiptoken`` carries the query and the last row's
+key, and is checked like the options it carries.
 """
 
 from __future__ import annotations
@@ -22,28 +15,34 @@ import binascii
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, Literal
 
 import orjson
 
-from accessflow.adapters.postgres.queries import Comparison
-from accessflow.api.errors import ApiError, bad_request
-from accessflow.domain.enums import GraphEnum
+from accessflow.api.errors import ApiError
+from accessflow.api.odata_filter import RANGE, FieldSpec, parse_filter, unsupported
+from accessflow.domain.filters import Comparison
+
+__all__ = ["RANGE", "CollectionSpec", "FieldSpec", "QueryOptions", "parse_options", "unsupported"]
 
 DEFAULT_TOP = 100
 MAX_TOP = 1000
-Kind = Literal["enum", "id", "datetime"]
-EQ = frozenset({"eq"})
-RANGE = frozenset({"gt", "ge", "lt", "le"})
-OPERATORS = frozenset({"eq", "ne", "gt", "ge", "lt", "le"})
-
-
-@dataclass(frozen=True)
-class FieldSpec:
-    kind: Kind
-    ops: frozenset[str] = EQ
-    enum: type[GraphEnum] | None = None
+#: The longest value of each option, in characters. ``$filter``: 50 conditions on GUIDs fit
+#: in about 2,000; the others are lists of known names. A ``$skiptoken`` carries the other
+#: options (as JSON, base64): the largest one accessflow issues is under 11,000 characters,
+#: and 12 KiB still leaves room for the headers in the 16 KiB request head uvicorn accepts.
+MAX_OPTION_CHARS: Mapping[str, int] = {
+    "$filter": 2_048,
+    "$select": 512,
+    "$expand": 256,
+    "$orderby": 64,
+    "$top": 16,
+    "$skiptoken": 12_288,
+}
+#: Any other option a collection takes.
+DEFAULT_MAX_OPTION_CHARS = 256
+# OData's whitespace is space and tab; no other control character means anything in a
+# query option, and NUL cannot reach PostgreSQL.
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -76,8 +75,22 @@ class QueryOptions:
     raw: Mapping[str, str] = field(default_factory=dict)
 
 
-def unsupported(option: str, message: str) -> ApiError:
-    return bad_request("UnsupportedQueryOption", message, option)
+def _shown(name: str) -> str:
+    return repr(name if len(name) <= 40 else name[:40] + "…")
+
+
+def max_option_chars(name: str) -> int:
+    return MAX_OPTION_CHARS.get(name, DEFAULT_MAX_OPTION_CHARS)
+
+
+def checked_option(name: str, value: str) -> str:
+    """``value`` if it is within the bounds of option ``name`` (a 400 naming it otherwise)."""
+    limit = max_option_chars(name)
+    if len(value) > limit:
+        raise unsupported(name, f"{name} is longer than {limit} characters")
+    if _CONTROL.search(value):
+        raise unsupported(name, f"{name} contains a control character")
+    return value
 
 
 def parse_options(spec: CollectionSpec, items: Sequence[tuple[str, str]]) -> QueryOptions:
@@ -85,10 +98,10 @@ def parse_options(spec: CollectionSpec, items: Sequence[tuple[str, str]]) -> Que
     raw: dict[str, str] = {}
     for name, value in items:
         if name not in spec.options:
-            raise unsupported(name, f"the query option {name!r} is not supported here")
+            raise unsupported(name[:40], f"the query option {_shown(name)} is not supported here")
         if name in raw:
             raise unsupported(name, f"the query option {name} is given twice")
-        raw[name] = value
+        raw[name] = checked_option(name, value)
     if "$skiptoken" in raw:
         if len(raw) > 1:
             raise unsupported("$skiptoken", "$skiptoken carries the whole query; send it alone")
@@ -101,7 +114,7 @@ def _parse(
     spec: CollectionSpec, raw: dict[str, str], after: tuple[str, ...] | None
 ) -> QueryOptions:
     return QueryOptions(
-        filters=parse_filter(spec, raw["$filter"]) if "$filter" in raw else (),
+        filters=parse_filter(spec.fields, raw["$filter"]) if "$filter" in raw else (),
         select=_parse_select(spec, raw["$select"]) if "$select" in raw else None,
         expand=_parse_expand(spec, raw["$expand"]) if "$expand" in raw else frozenset(),
         top=_parse_top(raw.get("$top")),
@@ -153,136 +166,6 @@ def _parse_orderby(spec: CollectionSpec, value: str) -> bool:
     return match[2] == "desc"
 
 
-# ---- $filter -------------------------------------------------------------------------------
-
-_TOKEN = re.compile(
-    r"""(?P<space>\s+)
-    |(?P<paren>[()])
-    |(?P<string>'(?:[^']|'')*')
-    |(?P<datetime>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,12})?)?(?:Z|[+-]\d{2}:\d{2}))
-    |(?P<name>[A-Za-z_][A-Za-z0-9_]*(?:/[A-Za-z_][A-Za-z0-9_]*)*)
-    |(?P<number>-?\d+(?:\.\d+)?)""",
-    re.VERBOSE,
-)
-
-
-@dataclass(frozen=True)
-class _Token:
-    kind: str
-    text: str
-    at: int
-
-
-def _tokens(text: str) -> list[_Token]:
-    out, at = [], 0
-    while at < len(text):
-        match = _TOKEN.match(text, at)
-        if match is None:
-            raise unsupported("$filter", f"$filter: unexpected {text[at : at + 10]!r} at {at}")
-        kind = match.lastgroup or ""
-        if kind != "space":
-            out.append(_Token(kind, match.group(), at))
-        at = match.end()
-    return out
-
-
-class _FilterParser:
-    def __init__(self, spec: CollectionSpec, text: str) -> None:
-        self.spec = spec
-        self.tokens = _tokens(text)
-        self.pos = 0
-
-    def parse(self) -> tuple[Comparison, ...]:
-        if not self.tokens:
-            raise unsupported("$filter", "$filter is empty")
-        found = self.expression()
-        if self.pos < len(self.tokens):
-            self.fail(self.tokens[self.pos], "expected 'and' or the end")
-        return tuple(found)
-
-    def peek(self) -> _Token | None:
-        return self.tokens[self.pos] if self.pos < len(self.tokens) else None
-
-    def take(self, what: str) -> _Token:
-        token = self.peek()
-        if token is None:
-            raise unsupported("$filter", f"$filter ends where {what} was expected")
-        self.pos += 1
-        return token
-
-    def fail(self, token: _Token, message: str) -> None:
-        raise unsupported("$filter", f"$filter: {message} at {token.at} ({token.text!r})")
-
-    def expression(self) -> list[Comparison]:
-        found = self.term()
-        while (token := self.peek()) is not None and token.kind == "name":
-            word = token.text.lower()
-            if word == "or":
-                self.fail(token, "'or' is not supported; combine conditions with 'and'")
-            if word != "and":
-                break
-            self.pos += 1
-            found += self.term()
-        return found
-
-    def term(self) -> list[Comparison]:
-        token = self.take("a condition")
-        if token.text == "(":
-            found = self.expression()
-            if self.take("')'").text != ")":
-                self.fail(self.tokens[self.pos - 1], "expected ')'")
-            return found
-        if token.kind != "name":
-            self.fail(token, "expected a property name")
-        if token.text.lower() == "not":
-            self.fail(token, "'not' is not supported")
-        nxt = self.peek()
-        if nxt is not None and nxt.text == "(":
-            self.fail(token, "functions are not supported")
-        return [self.comparison(token)]
-
-    def comparison(self, name: _Token) -> Comparison:
-        spec = self.spec.fields.get(name.text)
-        if spec is None:
-            allowed = ", ".join(sorted(self.spec.fields))
-            self.fail(name, f"cannot filter on {name.text!r}; supported: {allowed}")
-            raise AssertionError  # pragma: no cover - fail raises
-        op = self.take("an operator")
-        if op.text not in OPERATORS:
-            self.fail(op, "expected an operator (eq, gt, ge, lt, le)")
-        if op.text not in spec.ops:
-            self.fail(op, f"{name.text} supports only {', '.join(sorted(spec.ops))}")
-        literal = self.take("a value")
-        return Comparison(name.text, op.text, _value(name.text, spec, literal))
-
-
-def _value(name: str, spec: FieldSpec, token: _Token) -> Any:
-    text = token.text[1:-1].replace("''", "'") if token.kind == "string" else token.text
-    if spec.kind == "datetime":
-        if token.kind not in ("datetime", "string"):
-            raise unsupported("$filter", f"{name} needs a date-time such as 2026-01-31T00:00:00Z")
-        try:
-            moment = datetime.fromisoformat(text)
-        except ValueError:
-            moment = None
-        if moment is None or moment.tzinfo is None:
-            raise unsupported("$filter", f"{name}: {text!r} is not a date-time with an offset")
-        return moment
-    if token.kind != "string":
-        raise unsupported("$filter", f"{name} needs a quoted string, e.g. {name} eq 'value'")
-    if spec.kind == "enum" and spec.enum is not None:
-        try:
-            return spec.enum(text).value
-        except ValueError:
-            allowed = ", ".join(m.value for m in spec.enum)
-            raise unsupported("$filter", f"{name}: {text!r} is not one of {allowed}") from None
-    return text.lower()
-
-
-def parse_filter(spec: CollectionSpec, text: str) -> tuple[Comparison, ...]:
-    return _FilterParser(spec, text).parse()
-
-
 # ---- paging --------------------------------------------------------------------------------
 
 
@@ -292,7 +175,14 @@ def encode_skiptoken(spec: CollectionSpec, options: QueryOptions, last: Sequence
     return base64.urlsafe_b64encode(payload).decode().rstrip("=")
 
 
+def foreign_skiptoken() -> ApiError:
+    return unsupported("$skiptoken", "the $skiptoken is not one this collection issued")
+
+
 def decode_skiptoken(spec: CollectionSpec, token: str) -> tuple[dict[str, str], tuple[str, ...]]:
+    """The query and the last row's key a ``$skiptoken`` carries. Tokens are not signed: a
+    forged one can only ask for what the options themselves could, so its query is checked
+    like a query string (here and by ``_parse``), and its key by the collection (paging)."""
     try:
         payload = orjson.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
         query, key = payload["q"], payload["k"]
@@ -300,10 +190,11 @@ def decode_skiptoken(spec: CollectionSpec, token: str) -> tuple[dict[str, str], 
     except (binascii.Error, ValueError, KeyError, TypeError):
         valid = False
     if not valid or "$skiptoken" in query or not all(isinstance(v, str) for v in key):
-        raise unsupported("$skiptoken", "the $skiptoken is not one this collection issued")
+        raise foreign_skiptoken()
     if not all(isinstance(k, str) and isinstance(v, str) for k, v in query.items()):
-        raise unsupported("$skiptoken", "the $skiptoken is not one this collection issued")
-    for name in query:
+        raise foreign_skiptoken()
+    for name, value in query.items():
         if name not in spec.options:
-            raise unsupported("$skiptoken", "the $skiptoken is not one this collection issued")
+            raise foreign_skiptoken()
+        checked_option(name, value)
     return query, tuple(key)

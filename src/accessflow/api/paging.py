@@ -17,9 +17,13 @@ from accessflow.api.odata import (
     CollectionSpec,
     QueryOptions,
     encode_skiptoken,
+    foreign_skiptoken,
     parse_options,
-    unsupported,
 )
+from accessflow.domain.storable import moment_problem, text_problem
+
+#: A catalog page's key is an object id (the domain bounds ids to 256 characters).
+MAX_KEY_CHARS = 256
 
 _DESCRIPTIONS = {
     "$filter": "Conditions joined with 'and' (see docs/api.md for the properties)",
@@ -54,16 +58,28 @@ def query_options(spec: CollectionSpec, request: Request) -> QueryOptions:
 
 
 def keyset(options: QueryOptions) -> Keyset | None:
-    """The position after which this page starts, from the ``$skiptoken``."""
+    """The position after which this page starts, from the ``$skiptoken``: a creation time
+    PostgreSQL can compare (with an offset, in range) and a GUID, or a 400."""
     if options.after is None:
         return None
     try:
         created, row_id = options.after
-        return Keyset(datetime.fromisoformat(created), uuid.UUID(row_id))
+        moment = datetime.fromisoformat(created)
+        position = Keyset(moment, uuid.UUID(row_id))
     except ValueError:
-        raise unsupported(
-            "$skiptoken", "the $skiptoken is not one this collection issued"
-        ) from None
+        raise foreign_skiptoken() from None
+    if moment_problem(moment) is not None:
+        raise foreign_skiptoken()
+    return position
+
+
+def id_after(options: QueryOptions) -> str | None:
+    """The id after which a page ordered by id starts, from the ``$skiptoken``, or a 400."""
+    if options.after is None:
+        return None
+    if len(options.after) != 1 or text_problem(options.after[0], MAX_KEY_CHARS) is not None:
+        raise foreign_skiptoken()
+    return options.after[0]
 
 
 def next_link(

@@ -22,8 +22,10 @@ from opentelemetry import trace
 
 from accessflow import tracing
 from accessflow.adapters.kafka.access import KafkaAccessRefused, start_client
+from accessflow.adapters.kafka.errors import is_permanent
 from accessflow.adapters.kafka.options import client_options
 from accessflow.adapters.kafka.producer import CLOUDEVENTS_HEADERS, MAX_REQUEST_SIZE
+from accessflow.adapters.kafka.refusals import is_too_large, refusal_reason
 from accessflow.api.errors import ApiError, service_unavailable
 from accessflow.domain.models.base import format_utc
 from accessflow.logs import get_logger
@@ -108,7 +110,8 @@ class Publisher:
             return True
 
     async def publish(self, envelope: dict[str, Any]) -> None:
-        """Produce and wait for ``acks=all``; a failure is a retriable 503 for the caller."""
+        """Produce and wait for ``acks=all``. An outage is a retriable 503 for the caller;
+        a permanent refusal is not (413 too large, 500 misconfigured)."""
         if not await self.start() or self._producer is None:
             raise service_unavailable("the command bus (Kafka) is unavailable; try again")
         producer = self._producer
@@ -134,8 +137,26 @@ class Publisher:
             # Once queued, aiokafka fails the batch by itself after request_timeout_ms.
             await future
         except (KafkaError, OSError, TimeoutError) as exc:
+            if is_permanent(exc):
+                raise self._refused(exc, envelope) from None
             log.warning("api.produce_failed", error=repr(exc), command_id=envelope["id"])
             raise service_unavailable("Kafka did not acknowledge the command; try again") from None
+
+    def _refused(self, exc: BaseException, envelope: dict[str, Any]) -> ApiError:
+        """A refusal no retry fixes: 413 when the command is too large (the caller can send
+        less), otherwise 500: a misconfigured topic or ACL is neither the caller's fault nor
+        an outage to wait out, so never 503."""
+        reason = refusal_reason(exc, self._settings.commands_topic)
+        if is_too_large(exc):
+            log.warning("api.command_too_large", error=reason, command_id=envelope["id"])
+            return ApiError(413, "PayloadTooLarge", "the command is larger than Kafka accepts")
+        log.error("api.produce_refused", error=reason, command_id=envelope["id"])
+        return ApiError(
+            500,
+            "CommandBusRefused",
+            "the command bus refuses this server's commands; "
+            "the request was not accepted (a server misconfiguration)",
+        )
 
     async def ready(self) -> bool:
         if not await self.start() or self._producer is None:

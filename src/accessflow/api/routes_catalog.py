@@ -19,7 +19,7 @@ from accessflow.adapters.postgres.queries import (
 from accessflow.api import paging
 from accessflow.api.deps import PREFIX, Caller, Context, context_url
 from accessflow.api.errors import ERROR_RESPONSES
-from accessflow.api.odata import CollectionSpec, FieldSpec, unsupported
+from accessflow.api.odata import CollectionSpec, FieldSpec
 from accessflow.api.schemas import AssignmentCollection, AssignmentResource, CatalogCollection
 from accessflow.domain.codes import ReasonCode
 from accessflow.domain.enums import AssignmentState
@@ -89,11 +89,7 @@ async def assignment(
 
 async def _catalog(request: Request, ctx: Context, spec: CollectionSpec, kind: str) -> JSONResponse:
     options = paging.query_options(spec, request)
-    after = None
-    if options.after is not None:
-        if len(options.after) != 1:
-            raise unsupported("$skiptoken", "the $skiptoken is not one this collection issued")
-        after = options.after[0]
+    after = paging.id_after(options)
     async with ctx.db.acquire() as conn:
         rows = await list_catalog_objects(conn, kind, after, options.top)
     page: list[dict[str, Any]] = rows[: options.top]

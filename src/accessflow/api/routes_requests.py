@@ -46,6 +46,10 @@ from accessflow.domain.errors import DomainError
 
 router = APIRouter(prefix=PREFIX, tags=["assignmentRequests"], responses=ERROR_RESPONSES)
 ENTITY = "assignmentRequests/$entity"
+#: 1 to 200 printable ASCII characters (it is stored, and compared byte for byte).
+IDEMPOTENCY_KEY = r"^[\x20-\x7e]+$"
+#: As the request-context middleware checks it on every route (a GUID, as Graph asks).
+CLIENT_REQUEST_ID = r"^[\x21-\x7e]+$"
 
 REQUESTS = CollectionSpec(
     "assignmentRequests",
@@ -80,9 +84,11 @@ async def create(
     request: Request,
     ctx: Context,
     caller: Caller,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
+    idempotency_key: Annotated[
+        str | None, Header(alias="Idempotency-Key", max_length=200, pattern=IDEMPOTENCY_KEY)
+    ] = None,
     client_request_id: Annotated[
-        str | None, Header(alias="client-request-id", max_length=128)
+        str | None, Header(alias="client-request-id", max_length=128, pattern=CLIENT_REQUEST_ID)
     ] = None,
     traceparent: Annotated[str | None, Header(max_length=100)] = None,
 ) -> JSONResponse:

@@ -9,7 +9,12 @@ See ``docs/client.md``.
 
 from __future__ import annotations
 
-from accessflow.client.producer import AccessflowProducer, NewRequest, build_create
+from accessflow.client.producer import (
+    AccessflowProducer,
+    CommandRefusedError,
+    NewRequest,
+    build_create,
+)
 from accessflow.client.subscriber import (
     TERMINAL_STATES,
     EventOrderer,
@@ -26,6 +31,7 @@ from accessflow.settings import Settings, load_settings
 __all__ = [
     "TERMINAL_STATES",
     "AccessflowProducer",
+    "CommandRefusedError",
     "CreateAssignmentRequest",
     "EventEnvelope",
     "EventOrderer",

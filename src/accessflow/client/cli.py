@@ -19,10 +19,11 @@ from typing import IO, Any
 
 import click
 import orjson
+from aiokafka.errors import KafkaError
 
 from accessflow.adapters.kafka.limits import TopicLimitError
 from accessflow.client.http_cli import approvals, requests
-from accessflow.client.producer import AccessflowProducer, NewRequest
+from accessflow.client.producer import AccessflowProducer, CommandRefusedError, NewRequest
 from accessflow.client.subscriber import subscription, terminal_states
 from accessflow.domain.create import parse_create_request
 from accessflow.domain.errors import RequestValidationError
@@ -190,6 +191,10 @@ def submit(
         )
     except TopicLimitError as exc:  # the commands topic would refuse commands: say so plainly
         raise click.ClickException(str(exc)) from None
+    except CommandRefusedError as exc:  # permanent: sending again would not help
+        raise click.ClickException(f"Kafka refused the command: {exc}") from None
+    except KafkaError as exc:  # aiokafka already retried within its request timeout
+        raise click.ClickException(f"Kafka: {exc!r}") from None
     if unfinished:
         raise click.ClickException(
             f"timed out after {timeout}s: {unfinished} request(s) reached no terminal state"

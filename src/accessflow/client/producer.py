@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Iterable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -22,8 +22,10 @@ from aiokafka import AIOKafkaProducer
 from pydantic import ValidationError
 
 from accessflow.adapters.kafka.access import start_client
+from accessflow.adapters.kafka.errors import is_permanent
 from accessflow.adapters.kafka.limits import check_topic_limits, command_budget
 from accessflow.adapters.kafka.producer import CLOUDEVENTS_HEADERS, make_producer
+from accessflow.adapters.kafka.refusals import refusal_reason
 from accessflow.domain.codes import ReasonCode
 from accessflow.domain.create import CreateAssignmentRequest, parse_create_request
 from accessflow.domain.errors import ErrorDetail, RequestValidationError
@@ -41,6 +43,20 @@ from accessflow.settings import Settings
 DEFAULT_SOURCE = "urn:accessflow:client"
 
 CreateBody = Mapping[str, Any] | CreateAssignmentRequest
+
+
+class CommandRefusedError(Exception):
+    """Kafka refused a command for good (too large, not authorised, no such topic): sending
+    it again cannot succeed, so it is not retried. Nothing of it was produced."""
+
+
+async def _acknowledged(future: Awaitable[Any], topic: str) -> None:
+    try:
+        await future
+    except Exception as exc:
+        if is_permanent(exc):
+            raise CommandRefusedError(refusal_reason(exc, topic)) from exc
+        raise
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,17 +152,21 @@ class AccessflowProducer:
             raise RequestValidationError(ReasonCode.INVALID_REQUEST, message, details=[detail])
         return value
 
-    async def _send(self, command: dict[str, Any], value: bytes) -> asyncio.Future[Any]:
-        """Queue one command (keyed by its request id); the future resolves on the ack."""
+    async def _send(self, command: dict[str, Any], value: bytes) -> asyncio.Future[None]:
+        """Queue one command (keyed by its request id); the future resolves on the ack.
+        Raises CommandRefusedError when Kafka will never take it."""
         if not self._started:
             raise RuntimeError("use the producer inside `async with AccessflowProducer(…)`")
-        future: asyncio.Future[Any] = await self._producer.send(
-            self.settings.commands_topic,
-            value,
-            key=command["subject"].encode(),
-            headers=CLOUDEVENTS_HEADERS,
-        )
-        return future
+        topic = self.settings.commands_topic
+        try:
+            future = await self._producer.send(
+                topic, value, key=command["subject"].encode(), headers=CLOUDEVENTS_HEADERS
+            )
+        except Exception as exc:  # send() itself refuses a record over max_request_size
+            if is_permanent(exc):
+                raise CommandRefusedError(refusal_reason(exc, topic)) from exc
+            raise
+        return asyncio.ensure_future(_acknowledged(future, topic))
 
     async def send_command(self, command: dict[str, Any]) -> None:
         """Validate and produce an already-built command (``command_envelope``), then await

@@ -97,6 +97,7 @@ def topics_ensure(ctx: click.Context) -> None:
 @click.pass_context
 def worker(ctx: click.Context, burst: bool, no_relay: bool) -> None:
     """Consume commands, drive requests through their states, publish events."""
+    from accessflow.entrypoints.dead_letters import DeadLetterQueueUnwritableError
     from accessflow.entrypoints.processes import run_worker
 
     settings = _settings(ctx)
@@ -104,7 +105,10 @@ def worker(ctx: click.Context, burst: bool, no_relay: bool) -> None:
         connectors = bootstrap.connectors_config(settings)
     except (SettingsError, ConnectorsConfigError) as exc:
         raise click.ClickException(str(exc)) from None
-    _run(run_worker(settings, connectors, burst=burst, relay=not no_relay))
+    try:
+        _run(run_worker(settings, connectors, burst=burst, relay=not no_relay))
+    except DeadLetterQueueUnwritableError as exc:  # an operator must fix the DLQ first
+        raise click.ClickException(str(exc)) from None
 
 
 @main.command()

@@ -8,12 +8,10 @@ readable line per message on a terminal and JSON lines otherwise (``--json`` for
 from __future__ import annotations
 
 import asyncio
-import base64
 import functools
 import sys
 from collections.abc import AsyncGenerator, Callable, Coroutine
 from contextlib import aclosing
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import click
@@ -22,14 +20,12 @@ from aiokafka import ConsumerRecord
 from aiokafka.errors import KafkaError
 
 from accessflow.adapters.kafka.access import start_client
-from accessflow.adapters.kafka.dlq import DLQ_HEADER_PREFIXES
-from accessflow.adapters.kafka.producer import CLOUDEVENTS_HEADERS, make_producer
+from accessflow.adapters.kafka.producer import make_producer
 from accessflow.adapters.kafka.reading import TopicNotFoundError, follow, read_to_end
+from accessflow.entrypoints.dlq_entries import DlqEntry, Selection, as_text, preview
 from accessflow.settings import Settings
 
 T = TypeVar("T")
-
-_PREVIEW_CHARS = 80
 
 
 def _settings(ctx: click.Context) -> Settings:
@@ -52,106 +48,6 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
 
 def _as_json(forced: bool) -> bool:
     return forced or not sys.stdout.isatty()
-
-
-def _text(raw: bytes | None) -> str | None:
-    return None if raw is None else raw.decode("utf-8", errors="backslashreplace")
-
-
-def _preview(raw: bytes | None) -> str:
-    shown = repr(raw)
-    return shown if len(shown) <= _PREVIEW_CHARS else shown[: _PREVIEW_CHARS - 1] + "…"
-
-
-def _int_or_none(raw: bytes | None) -> int | None:
-    return int(raw) if raw is not None and raw.isdigit() else None
-
-
-@dataclass(frozen=True, slots=True)
-class DlqEntry:
-    """One DLQ record: where it sits, why it is there, and the original record."""
-
-    partition: int
-    offset: int
-    timestamp: int
-    code: str
-    message: str
-    original_topic: str | None
-    original_partition: int | None
-    original_offset: int | None
-    key: bytes | None
-    value: bytes | None
-    headers: tuple[tuple[str, bytes], ...]  # the original's own, DLQ headers removed
-
-    @classmethod
-    def from_record(cls, record: ConsumerRecord) -> DlqEntry:
-        dlq = {k: v for k, v in record.headers if k.startswith(DLQ_HEADER_PREFIXES)}
-        return cls(
-            partition=record.partition,
-            offset=record.offset,
-            timestamp=record.timestamp,
-            code=_text(dlq.get("accessflow-error-code")) or "",
-            message=_text(dlq.get("accessflow-error-message")) or "",
-            original_topic=_text(dlq.get("accessflow-original-topic")),
-            original_partition=_int_or_none(dlq.get("accessflow-original-partition")),
-            original_offset=_int_or_none(dlq.get("accessflow-original-offset")),
-            key=record.key,
-            value=record.value,
-            headers=tuple(
-                (k, v) for k, v in record.headers if not k.startswith(DLQ_HEADER_PREFIXES)
-            ),
-        )
-
-    def replay_headers(self) -> list[tuple[str, bytes]]:
-        # The contract puts content-type on every command; the DLQ may not have kept it.
-        if any(k.lower() == "content-type" for k, _ in self.headers):
-            return list(self.headers)
-        return [*self.headers, *CLOUDEVENTS_HEADERS]
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "partition": self.partition,
-            "offset": self.offset,
-            "timestamp": self.timestamp,
-            "code": self.code,
-            "message": self.message,
-            "originalTopic": self.original_topic,
-            "originalPartition": self.original_partition,
-            "originalOffset": self.original_offset,
-            "key": _text(self.key),
-            "headers": {k: _text(v) for k, v in self.headers},
-            "preview": _preview(self.value),
-            "valueBase64": None if self.value is None else base64.b64encode(self.value).decode(),
-        }
-
-    def as_line(self) -> str:
-        original = f"{self.original_topic}[{self.original_partition}]@{self.original_offset}"
-        return (
-            f"{self.partition}/{self.offset}  {self.code}  from {original}  "
-            f"key={_text(self.key)}  {self.message}  {_preview(self.value)}"
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class Selection:
-    """Which DLQ entries a command acts on; an unset field matches everything."""
-
-    code: str | None = None
-    original_partition: int | None = None
-    original_offset: int | None = None
-    key: str | None = None
-
-    @property
-    def empty(self) -> bool:
-        return self == Selection()
-
-    def matches(self, entry: DlqEntry) -> bool:
-        return (
-            (self.code is None or entry.code == self.code)
-            and (self.original_partition in (None, entry.original_partition))
-            and (self.original_offset in (None, entry.original_offset))
-            and (self.key is None or _text(entry.key) == self.key)
-        )
 
 
 def _selection_options(command: Callable[..., None]) -> Callable[..., None]:
@@ -232,7 +128,17 @@ def dlq_replay(
     if selection.empty and not all_:
         raise click.UsageError("select entries with a filter (--code, --key, …) or --all")
     settings = _settings(ctx)
-    entries = _run(_select(settings, selection, None))
+    selected = _run(_select(settings, selection, None))
+    entries = [entry for entry in selected if not entry.reference]
+    for entry in selected:
+        if entry.reference:
+            click.echo(f"not replayable: {entry.as_line()}", err=True)
+    if selected and not entries:
+        raise click.ClickException(
+            f"nothing to replay: the {len(selected)} selected DLQ entries are references to "
+            "records too large for the DLQ, whose original bytes are not in the DLQ (read "
+            "them from the original topic at the offset shown, while it retains them)"
+        )
     if dry_run:
         _echo_entries(entries, _as_json(False))
         click.echo(f"would replay {len(entries)} message(s) to {settings.commands_topic}")
@@ -312,9 +218,9 @@ def _show(record: ConsumerRecord, request_id: str | None, as_json: bool) -> bool
         event = None
     if not isinstance(event, dict):
         # Not an event at all: say so (on stderr, so stdout stays parseable) and go on.
-        if request_id is None or _text(record.key) == request_id:
+        if request_id is None or as_text(record.key) == request_id:
             where = f"{record.topic} {record.partition}/{record.offset}"
-            click.echo(f"warning: {where} is not a JSON event: {_preview(record.value)}", err=True)
+            click.echo(f"warning: {where} is not a JSON event: {preview(record.value)}", err=True)
         return False
     if request_id is not None and event.get("subject") != request_id:
         return False

@@ -21,18 +21,24 @@ from accessflow.service.types import Command, Rejected
 Decoded = Command | Rejected | DeadLetter
 
 
+def dead_letter(record: ConsumerRecord[bytes, bytes], code: str, message: str) -> DeadLetter:
+    """The DLQ entry for ``record``: its key, bytes and own headers, and why."""
+    return DeadLetter(
+        record.key,
+        record.value,
+        record.topic,
+        record.partition,
+        record.offset,
+        code,
+        message,
+        tuple(record.headers or ()),
+        record.timestamp,
+    )
+
+
 def decode(record: ConsumerRecord[bytes, bytes], max_bytes: int) -> Decoded:
     def dead(code: str, message: str) -> DeadLetter:
-        return DeadLetter(
-            record.key,
-            record.value,
-            record.topic,
-            record.partition,
-            record.offset,
-            code,
-            message,
-            tuple(record.headers or ()),
-        )
+        return dead_letter(record, code, message)
 
     raw = record.value
     if raw is None:

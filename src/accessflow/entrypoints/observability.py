@@ -119,6 +119,18 @@ class Metrics:
             "Events parked now, waiting for `accessflow outbox parked retry` or `drop`",
             registry=r,
         )
+        self.dead_letter_references = Counter(
+            "accessflow_dead_letter_references",
+            "Dead letters written as a reference because the record could not fit the DLQ",
+            ["code"],
+            registry=r,
+        )
+        self.dead_letters_failed = Counter(
+            "accessflow_dead_letters_failed",
+            "DLQ writes the broker refused for good (each is then tried as a reference)",
+            ["code"],
+            registry=r,
+        )
         self.rows_pruned = Counter(
             "accessflow_rows_pruned",
             "Rows the housekeeping loop deleted once past their retention, by table",
@@ -135,6 +147,17 @@ class Metrics:
             "Seconds since the last offset commit",
             registry=r,
         ).set_function(lambda: health.age(health.last_commit))
+        # /readyz as a series, so an alert can say which worker is not ready and since when.
+        Gauge(
+            "accessflow_ready",
+            "1 while /readyz answers 200 (Kafka and PostgreSQL reachable, partitions assigned)",
+            registry=r,
+        ).set_function(lambda: 1.0 if health.ready() else 0.0)
+        Gauge(
+            "accessflow_assigned_partitions",
+            "Partitions of the commands topic this worker owns",
+            registry=r,
+        ).set_function(lambda: health.assigned_partitions)
 
 
 class _QuietHandler(WSGIRequestHandler):

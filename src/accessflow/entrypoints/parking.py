@@ -4,9 +4,14 @@ park what it will never accept and what waits behind that, leave the rest for th
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import orjson
+from opentelemetry.trace import SpanKind
+
+from accessflow import tracing
 from accessflow.adapters.kafka.batches import Delivery, SendReport
 from accessflow.adapters.kafka.errors import refusal
 from accessflow.adapters.postgres import outbox, parked
@@ -95,3 +100,29 @@ def _report(row: OutboxRow, parking: parked.Parking, metrics: Metrics | None) ->
 
 def _behind(row: OutboxRow) -> str:
     return f"an earlier event of {row.key} is parked; this one goes after it, never before"
+
+
+def trace(rows: Sequence[OutboxRow], outcome: Settlement, started_ns: int) -> None:
+    """A span per event published or parked, child of the ``traceparent`` the event carries
+    (its command's), so a trace reaches the topic its consumers read."""
+    ended_ns = time.time_ns()
+    fate = dict.fromkeys(outcome.sent, "published")
+    fate.update({p.outbox_id: "parked" for p in [*outcome.refused, *outcome.behind]})
+    for row in rows:
+        if row.id not in fate:
+            continue
+        traceparent = orjson.loads(row.payload).get("traceparent")
+        tracing.record_span(
+            "event.publish",
+            traceparent=traceparent if isinstance(traceparent, str) else None,
+            start_ns=started_ns,
+            end_ns=ended_ns,
+            attributes={
+                tracing.REQUEST_ID: row.key,
+                "accessflow.event_type": row.event_type,
+                "accessflow.event_id": row.event_id,
+                tracing.OUTCOME: fate[row.id],
+            },
+            kind=SpanKind.PRODUCER,
+            error="parked" if fate[row.id] == "parked" else None,
+        )

@@ -1,11 +1,13 @@
 """One partition's records: decode, handle in one transaction, log one line per command.
 
-Errors are sorted here, the worker's one place for it: undecodable bytes → DLQ; a command
-the domain refuses → rejection event (inside the handlers); a database or broker outage →
-raised, so the worker retries the batch with backoff; anything else (a bug, a constraint
-no rule foresaw) → the batch is retried one command at a time, and a command that still
-fails after ``poison_attempts`` tries goes to the DLQ with a rejection event, so one bad
-command never blocks its partition.
+Errors are sorted here, the worker's one place for it: undecodable bytes (or bytes the
+decoder itself fails on) → DLQ; a command the domain refuses → rejection event (inside the
+handlers); a database or broker outage → raised, so the worker retries the batch with
+backoff; anything else (a lost race with another worker, a bug, a value PostgreSQL refuses)
+→ the batch is retried one command at a time, each re-reading what it decides on, and a
+command that still fails after ``poison_attempts`` tries goes to the DLQ with a rejection
+event (the DLQ entry alone if the rejection fails too), so one bad command never blocks
+its partition.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from opentelemetry.trace import SpanKind
 from accessflow import tracing
 from accessflow.adapters.kafka.dlq import DeadLetter
 from accessflow.domain.states import DEFAULT_REPROCESS_WINDOW
-from accessflow.entrypoints.decode import decode
+from accessflow.entrypoints.decode import Decoded, dead_letter, decode
 from accessflow.entrypoints.observability import Metrics
 from accessflow.entrypoints.retry import is_transient
 from accessflow.entrypoints.worker import PartitionResult, Record
@@ -67,7 +69,7 @@ class CommandProcessor:
         self._records = {(record.partition, record.offset): record for record in records}
         items: list[Item] = []
         for record in records:
-            decoded = decode(record, self._max_bytes)
+            decoded = self._decode(record)
             if isinstance(decoded, DeadLetter):
                 result.dead_letters.append(decoded)
                 log.warning(
@@ -83,7 +85,7 @@ class CommandProcessor:
             try:
                 outcomes = await self._handle(items)
             except Exception as exc:
-                if is_transient(exc) or _is_race(exc):
+                if is_transient(exc):
                     raise
                 outcomes = await self._one_by_one(items, result, exc)
             result.committed_effects = True
@@ -94,6 +96,12 @@ class CommandProcessor:
             for item in items:
                 self._metrics.latency.observe(max(0.0, now_ms - item.timestamp_ms) / 1000)
         return result
+
+    def _decode(self, record: Record) -> Decoded:
+        try:
+            return decode(record, self._max_bytes)
+        except Exception as exc:  # a parser bug or a limit it hit (recursion, memory)
+            return dead_letter(record, "ProcessingFailed", f"{type(exc).__name__}: {exc}")
 
     async def _handle(self, items: list[Item]) -> list[Outcome]:
         outcomes, changes = await handle_batch(
@@ -119,7 +127,10 @@ class CommandProcessor:
     async def _one_by_one(
         self, items: list[Item], result: PartitionResult, first: Exception
     ) -> list[Outcome]:
-        log.error("batch.failed", error=f"{type(first).__name__}: {first}", size=len(items))
+        # A lost race is retried alone too: each command re-reads the world and decides again.
+        (log.warning if _is_race(first) else log.error)(
+            "batch.failed", error=f"{type(first).__name__}: {first}", size=len(items)
+        )
         outcomes: list[Outcome] = []
         for item in items:
             for attempt in range(1, self._poison_attempts + 1):
@@ -127,7 +138,7 @@ class CommandProcessor:
                     outcomes.extend(await self._handle([item]))
                     break
                 except Exception as exc:
-                    if is_transient(exc) or _is_race(exc):
+                    if is_transient(exc):
                         raise
                     if attempt == self._poison_attempts:
                         outcomes.extend(await self._poisoned(item, exc, result))
@@ -140,18 +151,7 @@ class CommandProcessor:
         message = f"{type(exc).__name__}: {exc}"
         log.error("command.poisoned", command_id=item.id, offset=item.offset, error=message)
         record = self._records[(item.partition, item.offset)]
-        result.dead_letters.append(
-            DeadLetter(
-                record.key,
-                record.value,
-                record.topic,
-                record.partition,
-                record.offset,
-                "ProcessingFailed",
-                message,
-                tuple(record.headers or ()),
-            )
-        )
+        result.dead_letters.append(dead_letter(record, "ProcessingFailed", message))
         reason = RejectionReason(code="ProcessingFailed", message=message[:500])
         rejected = Rejected(
             item.id,
@@ -163,7 +163,15 @@ class CommandProcessor:
             item.offset,
             item.timestamp_ms,
         )
-        return await self._handle([rejected])
+        try:
+            return await self._handle([rejected])
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            # What fails may be in the rejection too (its command id, say): the DLQ entry
+            # alone records the command then.
+            log.error("command.rejection_failed", command_id=item.id, error=repr(exc))
+            return []
 
     def _report(self, outcomes: list[Outcome], started: float) -> None:
         duration_ms = round((time.perf_counter() - started) * 1000, 2)

@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
 
+from accessflow import tracing
 from accessflow.adapters.kafka.access import start_client
 from accessflow.adapters.kafka.batches import send_keyed
 from accessflow.adapters.kafka.limits import TopicLimits
@@ -116,6 +118,7 @@ class OutboxRelay:
         rows = await outbox.fetch_unpublished(conn, self._batch_size)
         if not rows:
             return 0
+        started_ns = time.time_ns()
         # Everything in record batches per partition, one batch after another per
         # partition, all partitions at once: one round trip per broker batch, not per event.
         sendable = [row for row in rows if not row.blocked]
@@ -140,6 +143,8 @@ class OutboxRelay:
         outcome = parking.settlement(rows, report)
         schema = self._settings.database_schema
         parked_ids = await parking.settle(conn, schema, rows, outcome, self._metrics)
+        if tracing.enabled():
+            parking.trace(rows, outcome, started_ns)
         self.published_total += len(outcome.sent)
         self.parked_total += len(parked_ids)
         done = len(outcome.sent) + len(parked_ids)

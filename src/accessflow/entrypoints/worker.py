@@ -13,14 +13,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeAlias
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError, IllegalStateError
 
 from accessflow.adapters.kafka.access import start_client
-from accessflow.adapters.kafka.dlq import DeadLetter, send_dead_letters
+from accessflow.adapters.kafka.dlq import DeadLetter
 from accessflow.adapters.kafka.options import client_options
-from accessflow.adapters.kafka.producer import make_producer
+from accessflow.adapters.kafka.topics import topic_compression_type
+from accessflow.entrypoints.dead_letters import DeadLetterWriter
 from accessflow.entrypoints.observability import Health, Metrics
 from accessflow.entrypoints.retry import Stopping, retry_transient
 from accessflow.logs import get_logger
@@ -84,6 +85,10 @@ class Worker:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=self._settings.max_poll_records,
+            # Bounds what one fetch holds before decompression; each record batch is
+            # inflated whole when read (docs/operations.md, Memory bounds of a fetch).
+            fetch_max_bytes=self._settings.consumer_fetch_max_bytes,
+            max_partition_fetch_bytes=self._settings.consumer_max_partition_fetch_bytes,
             group_instance_id=self._settings.consumer_instance_id,
             session_timeout_ms=self._settings.consumer_session_timeout_ms,
             heartbeat_interval_ms=self._settings.consumer_heartbeat_interval_ms,
@@ -91,17 +96,16 @@ class Worker:
             **client_options(self._settings),
         )
         consumer.subscribe([self._settings.commands_topic], listener=_Listener(self))
-        dlq = make_producer(self._settings, linger_ms=0)
-        # A broker that is away is waited for; one that refuses us (KafkaAccessRefused) ends
-        # the start at once with the reason.
-        await retry_transient(
-            lambda: start_client(consumer, self._settings), what="consumer.start", stop=stop
-        )
-        await retry_transient(
-            lambda: start_client(dlq, self._settings), what="dlq.start", stop=stop
-        )
-        self.health.kafka_connected = True
+        dlq = DeadLetterWriter(self._settings, self._metrics)
         try:
+            await self._check_commands_topic()
+            await dlq.start(stop)
+            # A broker that is away is waited for; one that refuses us (KafkaAccessRefused)
+            # ends the start at once with the reason.
+            await retry_transient(
+                lambda: start_client(consumer, self._settings), what="consumer.start", stop=stop
+            )
+            self.health.kafka_connected = True
             await self._loop(consumer, dlq, stop)
         except Stopping:
             pass
@@ -112,8 +116,22 @@ class Worker:
             await dlq.stop()
             self.health.kafka_connected = False
 
+    async def _check_commands_topic(self) -> None:
+        """Say so at start when a compressed batch may inflate without bound in this process."""
+        topic = self._settings.commands_topic
+        compression = await topic_compression_type(self._settings, topic)
+        if compression is not None and compression != "uncompressed":
+            log.warning(
+                "commands_topic.compression_kept",
+                topic=topic,
+                compression_type=compression,
+                hint="a compressed batch may inflate to about 1000 times max.message.bytes "
+                "in the worker's memory; set the topic's compression.type=uncompressed "
+                "(docs/operations.md, Memory bounds of a fetch)",
+            )
+
     async def _loop(
-        self, consumer: AIOKafkaConsumer, dlq: AIOKafkaProducer, stop: asyncio.Event
+        self, consumer: AIOKafkaConsumer, dlq: DeadLetterWriter, stop: asyncio.Event
     ) -> None:
         while not stop.is_set():
             batch = await consumer.getmany(timeout_ms=500)
@@ -163,7 +181,7 @@ class Worker:
     async def _handle(
         self,
         consumer: AIOKafkaConsumer,
-        dlq: AIOKafkaProducer,
+        dlq: DeadLetterWriter,
         work: dict[TopicPartition, list[Record]],
         stop: asyncio.Event,
     ) -> None:
@@ -174,15 +192,8 @@ class Worker:
         self.health.database_ok = True
         if result.committed_effects:
             self._on_committed()
-        letters = result.dead_letters
-        if letters:
-            await retry_transient(
-                lambda: send_dead_letters(dlq, self._settings.dlq_topic, letters),
-                what="dlq.send",
-                stop=stop,
-            )
-            for letter in letters:
-                self._metrics.dead_lettered.labels(letter.code).inc()
+        if result.dead_letters:
+            await dlq.write(result.dead_letters, stop)
         await self._commit(consumer, {tp: recs[-1].offset + 1 for tp, recs in work.items()})
 
     async def _commit(self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from accessflow.service import commands, events
+from accessflow.service import commands, dead_letters, events
 from accessflow.service.commands import CommandEnvelope
 
 
@@ -61,6 +61,7 @@ def message_models() -> dict[str, tuple[type[BaseModel], Literal["validation", "
         events.STATE_CHANGED: (_StateChangedEvent, "serialization"),
         events.COMMAND_REJECTED: (_CommandRejectedEvent, "serialization"),
         events.ASSIGNMENT_CHANGED: (_AssignmentChangedEvent, "serialization"),
+        dead_letters.REFERENCE_KIND: (dead_letters.DlqReference, "serialization"),
     }
 
 

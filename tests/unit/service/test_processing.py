@@ -110,22 +110,120 @@ async def test_a_command_that_keeps_failing_is_dead_lettered_and_rejected(
     ]
 
 
-@pytest.mark.parametrize(
-    "error",
-    [asyncpg.PostgresConnectionError("gone"), asyncpg.UniqueViolationError("raced")],
-    ids=["outage", "race"],
-)
-async def test_outages_and_races_are_raised_for_the_worker_to_retry(
-    uow: InMemoryUnitOfWork, error: Exception
-) -> None:
-    """A database outage or a lost race is not the command's fault: nothing is dead-lettered
-    or recorded; the error reaches the worker, which retries the batch with backoff."""
+async def test_an_outage_is_raised_for_the_worker_to_retry(uow: InMemoryUnitOfWork) -> None:
+    """A database outage is not the command's fault: nothing is dead-lettered or recorded;
+    the error reaches the worker, which retries the batch with backoff."""
     command = _create(MEGAN)
-    failing = FailingUnitOfWork(uow, command["subject"], error)
-    with pytest.raises(type(error)):
-        await _processor(failing).process([Record(orjson.dumps(command), 0)])  # type: ignore[arg-type]
+    failing = FailingUnitOfWork(uow, command["subject"], asyncpg.PostgresConnectionError("gone"))
+    with pytest.raises(asyncpg.PostgresConnectionError):
+        await _processor(failing).process([Record(orjson.dumps(command), 0)])  # type: ignore[list-item]
     assert uow.outbox_events() == []
     assert uow.processed_commands() == []
+
+
+class RaceOnce(FailingUnitOfWork):
+    """Another worker commits a conflicting row first, once; then the world is re-read."""
+
+    @asynccontextmanager
+    async def batch(self) -> AsyncIterator[BatchStore]:
+        if self.attempts == 0:
+            self.attempts += 1
+            raise self.error
+        async with self.inner.batch() as store:
+            yield store
+
+
+async def test_a_lost_race_is_decided_again_and_applied(uow: InMemoryUnitOfWork) -> None:
+    """A unique violation once (another worker won a race): the commands are applied on the
+    next try, nothing goes to the DLQ and the worker is not stopped."""
+    good, other = _create(MEGAN), _create(KAYO)
+    racing = RaceOnce(uow, "", asyncpg.UniqueViolationError("raced"))
+    records = [Record(orjson.dumps(good), 0), Record(orjson.dumps(other), 1)]
+    result = await _processor(racing).process(records)  # type: ignore[arg-type]
+    assert result.dead_letters == []
+    for command in (good, other):
+        assert uow.request(uuid.UUID(command["subject"])).request.state.value == "delivered"
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        asyncpg.UniqueViolationError("duplicate key"),
+        asyncpg.CheckViolationError("check"),
+        asyncpg.CharacterNotInRepertoireError("invalid byte sequence"),
+    ],
+    ids=["unique-23505", "check-23514", "data-22021"],
+)
+async def test_a_command_postgres_always_refuses_is_isolated(
+    uow: InMemoryUnitOfWork, error: Exception
+) -> None:
+    """SQLSTATE class 22/23 on every try (even a unique violation that is no race): the
+    command goes to the DLQ with ProcessingFailed, the others in its poll are applied."""
+    good, bad = _create(MEGAN), _create(KAYO)
+    failing = FailingUnitOfWork(uow, bad["subject"], error)
+    records = [Record(orjson.dumps(bad), 0), Record(orjson.dumps(good), 1)]
+    result = await _processor(failing).process(records)  # type: ignore[arg-type]
+    assert [(d.code, d.offset) for d in result.dead_letters] == [("ProcessingFailed", 0)]
+    assert type(error).__name__ in result.dead_letters[0].message
+    assert uow.request(uuid.UUID(good["subject"])).request.state.value == "delivered"
+
+
+class RefusingEverything:
+    """A store whose every write fails for the same non-transient reason (say, the command
+    id itself is what PostgreSQL refuses, so the rejection fails as well)."""
+
+    def __init__(self, inner: InMemoryUnitOfWork) -> None:
+        self.inner = inner
+
+    @asynccontextmanager
+    async def batch(self) -> AsyncIterator[BatchStore]:
+        async with self.inner.batch() as store:
+
+            async def save(changes: Changes) -> None:
+                raise asyncpg.CharacterNotInRepertoireError("invalid byte sequence")
+
+            store.save = save  # type: ignore[method-assign]
+            yield store
+
+
+async def test_a_command_whose_rejection_fails_too_is_still_dead_lettered(
+    uow: InMemoryUnitOfWork,
+) -> None:
+    command = _create(MEGAN)
+    processor = _processor(RefusingEverything(uow))
+    result = await processor.process([Record(orjson.dumps(command), 7)])  # type: ignore[list-item]
+    assert [(d.code, d.offset) for d in result.dead_letters] == [("ProcessingFailed", 7)]
+    assert uow.outbox_events() == []
+
+
+async def test_deeply_nested_json_is_dead_lettered(uow: InMemoryUnitOfWork) -> None:
+    """JSON nested past the parser's depth bound ends in the DLQ, not in an exception."""
+    deep = b"[" * 100_000 + b"]" * 100_000
+    envelope = _create(MEGAN)
+    result = await _processor(uow).process(
+        [Record(deep, 0), Record(orjson.dumps(envelope), 1)]  # type: ignore[list-item]
+    )
+    assert [(d.code, d.offset) for d in result.dead_letters] == [("NotJson", 0)]
+    assert uow.request(uuid.UUID(envelope["subject"])).request.state.value == "delivered"
+
+
+class Exploding(bytes):
+    """Bytes whose length cannot be taken: stands for any bug the decoder might hit."""
+
+    def __len__(self) -> int:
+        raise RecursionError("maximum recursion depth exceeded")
+
+
+async def test_a_decoder_failure_dead_letters_the_record(uow: InMemoryUnitOfWork) -> None:
+    """Whatever the decoder raises on one record, that record goes to the DLQ
+    (ProcessingFailed, the error named) and the rest of the poll is applied."""
+    envelope = _create(MEGAN)
+    result = await _processor(uow).process(
+        [Record(Exploding(b"{}"), 0), Record(orjson.dumps(envelope), 1)]  # type: ignore[list-item]
+    )
+    assert [(d.code, d.offset) for d in result.dead_letters] == [("ProcessingFailed", 0)]
+    assert "RecursionError" in result.dead_letters[0].message
+    assert uow.request(uuid.UUID(envelope["subject"])).request.state.value == "delivered"
 
 
 async def test_the_delivery_loop_is_woken_only_by_batches_with_outside_grants() -> None:

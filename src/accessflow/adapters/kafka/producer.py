@@ -15,6 +15,12 @@ MAX_REQUEST_SIZE = 1024 * 1024
 #: Records are appended to batches up to this size (one batch per partition in flight).
 MAX_BATCH_SIZE = 256 * 1024
 
+#: The largest request (and so the largest record) a producer sends: aiokafka's default,
+#: named because the relay checks each event against it before sending.
+MAX_REQUEST_SIZE = 1024 * 1024
+#: Records are appended to batches up to this size (one batch per partition in flight).
+MAX_BATCH_SIZE = 256 * 1024
+
 
 def make_producer(settings: Settings, *, linger_ms: int = 5) -> AIOKafkaProducer:
     # Idempotence (implies acks=all) keeps per-partition order across internal retries,

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError, for_code
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
 
 from accessflow.adapters.kafka.access import start_client
 from accessflow.adapters.kafka.options import client_options
@@ -17,6 +19,14 @@ class TopicState:
     name: str
     partitions: int
     created: bool
+
+
+#: Per-topic settings accessflow creates topics with. The commands topic stores records
+#: uncompressed: the broker then refuses a compressed batch whose records, inflated, exceed
+#: max.message.bytes, so no command can inflate in the worker's memory past that bound
+#: (docs/operations.md, Memory bounds of a fetch).
+def topic_configs(settings: Settings) -> dict[str, dict[str, str]]:
+    return {settings.commands_topic: {"compression.type": "uncompressed"}}
 
 
 def topic_names(settings: Settings) -> list[str]:
@@ -36,12 +46,14 @@ async def ensure_topics(settings: Settings) -> list[TopicState]:
         existing = set(await admin.list_topics())
         missing = [name for name in wanted if name not in existing]
         if missing:
+            configs = topic_configs(settings)
             response = await admin.create_topics(
                 [
                     NewTopic(
                         name,
                         num_partitions=settings.topic_partitions,
                         replication_factor=settings.topic_replication_factor,
+                        topic_configs=configs.get(name),
                     )
                     for name in missing
                 ]
@@ -62,3 +74,23 @@ def _raise_topic_errors(topic_errors: list[tuple[object, ...]]) -> None:
         if code and error is not TopicAlreadyExistsError:
             message = rest[0] if rest else ""
             raise error(f"creating topic {topic}: {message}")
+
+
+async def topic_compression_type(settings: Settings, topic: str) -> str | None:
+    """The topic's ``compression.type`` (``producer`` keeps what producers sent); None when
+    the broker does not say (no DescribeConfigs permission, no such topic, unreachable)."""
+    admin = AIOKafkaAdminClient(**client_options(settings))
+    try:
+        await admin.start()
+        wanted = ConfigResource(ConfigResourceType.TOPIC, topic, {"compression.type": None})
+        for response in await admin.describe_configs([wanted]):
+            for error_code, _message, _type, _name, entries in response.resources:
+                for name, value, *_ in entries if not error_code else []:
+                    if name == "compression.type":
+                        return str(value)
+    except KafkaError:
+        return None
+    finally:
+        with contextlib.suppress(Exception):
+            await admin.close()
+    return None

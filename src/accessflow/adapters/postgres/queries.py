@@ -1,10 +1,11 @@
 """Read models for the HTTP API over committed state: requests, assignments, catalog objects.
 
 The worker is the only writer of these tables; the API only reads them. Filters arrive as
-:class:`Comparison` triples (Graph property, operator, typed value) that the API's OData
-parser has already checked; each property maps to a fixed SQL expression below and every
-value is a bound parameter, so no client text ever becomes SQL. Pages are keyset pages on
-``(created_at, id)`` (the ``assignment_requests_created`` index), never OFFSET.
+:class:`~accessflow.domain.filters.Comparison` triples (Graph property, operator, typed
+value) that the API's OData parser has already checked; each property maps to a fixed SQL
+expression below and every value is a bound parameter, so no client text ever becomes SQL.
+Pages are keyset pages on ``(created_at, id)`` (the ``assignment_requests_created`` index),
+never OFFSET.
 """
 
 from __future__ import annotations
@@ -18,16 +19,10 @@ from typing import Any, Literal
 import asyncpg
 
 from accessflow.adapters.postgres.pool import Conn
+from accessflow.domain.filters import Comparison
 from accessflow.service.ports import canonical_uuids
 
 Scope = Literal["visible", "target", "createdBy", "approver"]
-
-
-@dataclass(frozen=True)
-class Comparison:
-    field: str  # a Graph property path such as ``accessPackage/id``
-    op: str  # eq, gt, ge, lt, le
-    value: Any
 
 
 @dataclass(frozen=True)
