@@ -72,7 +72,7 @@ def pytest_report_header(config: pytest.Config) -> str:
 #: the real PostgreSQL and Kafka (``integration``), whichever folder it lives in; so
 #: ``-m "not integration and not e2e"`` runs exactly the tests that need no services. A test
 #: that starts services some other way says so with a marker of its own.
-E2E_FIXTURES = frozenset({"e2e"})
+E2E_FIXTURES = frozenset({"e2e", "e2e_module"})
 INTEGRATION_FIXTURES = frozenset({"backend", "settings"})
 
 
