@@ -56,7 +56,7 @@ diagram: install ## Regenerate the state diagrams in README.md and docs/ from th
 	$(BIN)/python -m accessflow.domain.diagram README.md docs/domain.md docs/lifecycle.md
 
 bench: install ## Benchmark the worker against a naive worker and a raw pipe (writes bench-results.json)
-	$(WITH_STACK) $(BIN)/accessflow bench --json bench-results.json
+	$(WITH_STACK) $(BIN)/accessflow-bench --json bench-results.json
 
 schemas: install ## Regenerate docs/schemas/ (the wire contract's JSON Schemas) from the models
 	$(BIN)/accessflow schemas docs/schemas

@@ -21,7 +21,7 @@ import orjson
 import structlog
 from structlog.typing import EventDict, FilteringBoundLogger, Processor, WrappedLogger
 
-from accessflow.settings import LogFormat
+from accessflow.settings_base import LogFormat
 
 # Chatty at INFO (aiokafka logs every rebalance and coordinator hop); their warnings and
 # errors still come through. At DEBUG they inherit the root level like everything else.

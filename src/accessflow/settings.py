@@ -7,37 +7,32 @@ a client library.
 
 from __future__ import annotations
 
-from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 from urllib.parse import parse_qs, urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
 
-from accessflow.domain.limits import EVENT_BYTES_NEEDED, MAX_EVENT_BYTES
+from accessflow.settings_base import (
+    ENV_PREFIX,
+    KafkaConnectionSettings,
+    KafkaSecurityProtocol,
+    LogFormat,
+    LoggingSettings,
+    PositiveInt,
+    SettingsError,
+    read_settings,
+)
 
-ENV_PREFIX = "ACCESSFLOW_"
+__all__ = [
+    "ENV_PREFIX",
+    "KafkaSecurityProtocol",
+    "LogFormat",
+    "Settings",
+    "SettingsError",
+    "load_settings",
+]
 
-
-class SettingsError(Exception):
-    """A setting is missing or malformed; the message names each variable at fault."""
-
-
-class LogFormat(StrEnum):
-    AUTO = "auto"  # JSON lines off a terminal, readable console output on one
-    JSON = "json"
-    CONSOLE = "console"
-
-
-class KafkaSecurityProtocol(StrEnum):
-    PLAINTEXT = "PLAINTEXT"
-    SSL = "SSL"
-    SASL_PLAINTEXT = "SASL_PLAINTEXT"
-    SASL_SSL = "SASL_SSL"
-
-
-PositiveInt = Annotated[int, Field(gt=0)]
 
 #: libpq's sslmode values, which asyncpg reads from the URL (docs/security.md).
 SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
@@ -54,18 +49,10 @@ def _check_tls_parameters(query: dict[str, list[str]]) -> None:
                 raise ValueError(f"{name}={path!r} is not a file")
 
 
-class Settings(BaseSettings):
+class Settings(KafkaConnectionSettings, LoggingSettings):
     """Everything accessflow reads from its environment."""
 
-    model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX,
-        case_sensitive=False,
-        extra="ignore",
-        frozen=True,
-    )
-
     # Connections
-    kafka_bootstrap_servers: str = "127.0.0.1:9092"
     database_url: SecretStr = SecretStr(
         "postgresql://accessflow:accessflow@127.0.0.1:5432/accessflow"
     )
@@ -76,9 +63,7 @@ class Settings(BaseSettings):
     # past this it fails as a timeout, which the retry loops treat as an outage.
     database_command_timeout_seconds: Annotated[float, Field(gt=0)] = 60.0
 
-    # Topics (wire contract)
-    commands_topic: str = "accessflow.commands"
-    events_topic: str = "accessflow.events"
+    # Topics (wire contract; the commands and events topics are the connection's)
     dlq_topic: str = "accessflow.commands.dlq"
     topic_partitions: PositiveInt = 6
     topic_replication_factor: PositiveInt = 1
@@ -94,11 +79,6 @@ class Settings(BaseSettings):
     # What one fetch may bring, compressed (docs/operations.md, Memory bounds of a fetch).
     consumer_fetch_max_bytes: PositiveInt = 8 * 1_048_576
     consumer_max_partition_fetch_bytes: PositiveInt = 1_048_576
-    # The size budget (docs/security.md, Limits): a command larger than this is refused
-    # (API 413, worker DLQ); no event is larger than max_event_bytes, which may not be set
-    # below the worst case the field limits allow. Both must fit the topics at start.
-    max_command_bytes: PositiveInt = 1_000_000
-    max_event_bytes: Annotated[int, Field(ge=EVENT_BYTES_NEEDED)] = MAX_EVENT_BYTES
     shutdown_timeout_seconds: Annotated[float, Field(gt=0)] = 30.0
 
     # Deliveries through outside connectors (docs/connectors.md)
@@ -121,21 +101,6 @@ class Settings(BaseSettings):
     idempotency_retention_hours: Annotated[int, Field(ge=1, le=876000)] = 24
     housekeeping_interval_seconds: Annotated[float, Field(gt=0)] = 600.0
 
-    # Kafka security passthrough for real clusters
-    kafka_security_protocol: KafkaSecurityProtocol = KafkaSecurityProtocol.PLAINTEXT
-    kafka_sasl_mechanism: (
-        Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER", "GSSAPI"] | None
-    ) = None
-    kafka_sasl_username: str | None = None
-    kafka_sasl_password: SecretStr | None = None
-    kafka_ssl_cafile: Path | None = None
-    kafka_ssl_certfile: Path | None = None
-    kafka_ssl_keyfile: Path | None = None
-
-    # Logging
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
-    log_format: LogFormat = LogFormat.AUTO
-
     # Observability
     metrics_port: Annotated[int, Field(ge=0, le=65535)] = 9464
     # Loopback unless told otherwise; the container image sets 0.0.0.0 for probes/scrapes.
@@ -155,20 +120,6 @@ class Settings(BaseSettings):
     auth_admin_role: str = "EntitlementManagement.Admin"
     # Development only: accept requests without a token (as the user in X-Accessflow-User).
     auth_dev_unauthenticated: bool = False
-
-    @field_validator("log_level", mode="before")
-    @classmethod
-    def _upper_level(cls, value: object) -> object:
-        return value.upper() if isinstance(value, str) else value
-
-    @field_validator("kafka_bootstrap_servers")
-    @classmethod
-    def _check_bootstrap(cls, value: str) -> str:
-        for server in value.split(","):
-            host, sep, port = server.strip().rpartition(":")
-            if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-                raise ValueError(f"expected host:port[,host:port…], got {server.strip()!r}")
-        return value
 
     @field_validator("database_url")
     @classmethod
@@ -190,19 +141,6 @@ class Settings(BaseSettings):
         _check_tls_parameters(parse_qs(parts.query))
         return value
 
-    @field_validator("kafka_ssl_cafile", "kafka_ssl_certfile", "kafka_ssl_keyfile", mode="before")
-    @classmethod
-    def _unset_if_empty(cls, value: object) -> object:
-        # An exported but empty variable means "not set", not the current directory.
-        return None if value == "" else value
-
-    @field_validator("kafka_ssl_cafile", "kafka_ssl_certfile", "kafka_ssl_keyfile")
-    @classmethod
-    def _readable_file(cls, value: Path | None) -> Path | None:
-        if value is not None and not value.is_file():
-            raise ValueError(f"{str(value)!r} is not a file")
-        return value
-
     @field_validator("database_schema")
     @classmethod
     def _check_schema(cls, value: str) -> str:
@@ -210,8 +148,7 @@ class Settings(BaseSettings):
             raise ValueError("a schema name is letters, digits and underscores")
         return value
 
-    @model_validator(mode="after")
-    def _coherent(self) -> Settings:
+    def problems(self) -> list[str]:
         problems = []
         if self.database_pool_min_size > self.database_pool_max_size:
             problems.append(
@@ -234,22 +171,7 @@ class Settings(BaseSettings):
                 "ACCESSFLOW_PROCESSED_RETENTION_DAYS must be longer than "
                 "ACCESSFLOW_REPROCESS_WINDOW_DAYS"
             )
-        sasl = self.kafka_security_protocol.value.startswith("SASL")
-        if sasl and not self.kafka_sasl_mechanism:
-            problems.append(
-                "ACCESSFLOW_KAFKA_SECURITY_PROTOCOL is SASL_* but "
-                "ACCESSFLOW_KAFKA_SASL_MECHANISM is unset"
-            )
-        password_login = self.kafka_sasl_mechanism in ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
-        if sasl and password_login and not (self.kafka_sasl_username and self.kafka_sasl_password):
-            # The broker would refuse the login anyway; saying so here names the variables.
-            problems.append(
-                f"ACCESSFLOW_KAFKA_SASL_MECHANISM {self.kafka_sasl_mechanism} needs "
-                "ACCESSFLOW_KAFKA_SASL_USERNAME and ACCESSFLOW_KAFKA_SASL_PASSWORD"
-            )
-        if problems:
-            raise ValueError("; ".join(problems))
-        return self
+        return [*problems, *super().problems()]
 
     def connection_environment(self) -> dict[str, str]:
         """The ``ACCESSFLOW_*`` variables that point a child process at the same broker,
@@ -274,13 +196,4 @@ def load_settings(**overrides: object) -> Settings:
 
     Raises :class:`SettingsError` whose message names every offending variable.
     """
-    try:
-        return Settings(**overrides)  # type: ignore[arg-type]
-    except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            field = ".".join(str(part) for part in error["loc"])
-            message = error["msg"].removeprefix("Value error, ")
-            # Whole-model checks have no location; their messages name the variables.
-            problems.append(f"{ENV_PREFIX}{field.upper()}: {message}" if field else message)
-        raise SettingsError("invalid settings:\n  " + "\n  ".join(problems)) from None
+    return read_settings(Settings, **overrides)

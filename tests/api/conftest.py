@@ -21,10 +21,10 @@ from polling import eventually
 from pydantic import SecretStr
 
 from accessflow import bootstrap
+from accessflow.adapters.catalog_file import read_catalog_file
 from accessflow.adapters.postgres.catalog_store import apply_catalog
 from accessflow.adapters.postgres.pool import connect
 from accessflow.api import create_app
-from accessflow.domain.catalog_file import read_catalog_file
 from accessflow.settings import Settings
 
 _E2E = importlib.util.spec_from_file_location("e2e_conftest", ROOT / "tests/e2e/conftest.py")

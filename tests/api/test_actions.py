@@ -82,6 +82,9 @@ async def test_an_approval_is_read_and_decided_stage_by_stage(api: Api, e2e: Any
     assert (await api.get(f"{APPROVALS}/{request_id}", MEGAN)).status_code == 403
     stages = await api.get(f"{APPROVALS}/{request_id}/stages", ALEX)
     assert [s["id"] for s in stages.json()["value"]] == [first["id"], second["id"]]
+    counted = await api.get(f"{APPROVALS}/{request_id}/stages?$count=true", ALEX)
+    assert counted.json()["@odata.count"] == 2
+    assert (await api.get(f"{APPROVALS}/{request_id}/stages?$top=1", ALEX)).status_code == 400
     mine = await api.get(f"{APPROVALS}/filterByCurrentUser(on='approver')", ALEX)
     assert [a["id"] for a in mine.json()["value"]] == [request_id]
     pending = await api.get(f"{REQUESTS}/filterByCurrentUser(on='approver')", ALEX)

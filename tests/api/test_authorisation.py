@@ -42,11 +42,11 @@ from fastapi.routing import iter_route_contexts
 from pydantic import SecretStr
 
 from accessflow import bootstrap
+from accessflow.adapters.catalog_file import parse_catalog_text
 from accessflow.adapters.postgres.catalog_store import apply_catalog
 from accessflow.adapters.postgres.pool import connect
 from accessflow.api import create_app
 from accessflow.domain.catalog import Catalog
-from accessflow.domain.catalog_file import parse_catalog_text
 
 APPROVALS = f"{BASE}/accessPackageAssignmentApprovals"
 ON_BEHALF_POLICY = "9d3b1c52-6a1f-4c5e-9d0b-2f1e7c4a8b61"
@@ -175,6 +175,43 @@ PROTECTED = {
     ("GET", f"{BASE}/assignments/{{assignment_id}}"): f"{BASE}/assignments/{ANY_ID}",
     ("GET", f"{BASE}/accessPackages"): f"{BASE}/accessPackages",
     ("GET", f"{BASE}/assignmentPolicies"): f"{BASE}/assignmentPolicies",
+    # The read side (issue 14); who may read what is tested in test_reads.py and
+    # test_read_assignments.py, every one refuses a caller without a valid token.
+    ("GET", f"{REQUESTS}/$count"): f"{REQUESTS}/$count",
+    ("GET", f"{BASE}/assignments/$count"): f"{BASE}/assignments/$count",
+    ("GET", f"{BASE}/assignments/filterByCurrentUser(on='{{on}}')"): (
+        f"{BASE}/assignments/filterByCurrentUser(on='target')"
+    ),
+    (
+        "GET",
+        f"{BASE}/assignments/additionalAccess(accessPackageId='{{package_id}}',"
+        "incompatibleAccessPackageId='{other_id}')",
+    ): (
+        f"{BASE}/assignments/additionalAccess(accessPackageId='{ANY_ID}',"
+        f"incompatibleAccessPackageId='{ANY_ID}')"
+    ),
+    ("GET", f"{BASE}/accessPackages/$count"): f"{BASE}/accessPackages/$count",
+    ("GET", f"{BASE}/accessPackages/filterByCurrentUser(on='{{on}}')"): (
+        f"{BASE}/accessPackages/filterByCurrentUser(on='allowedRequestor')"
+    ),
+    ("GET", f"{BASE}/accessPackages/{{package_id}}"): f"{BASE}/accessPackages/{ANY_ID}",
+    ("GET", f"{BASE}/accessPackages/{{package_id}}/incompatibleAccessPackages"): (
+        f"{BASE}/accessPackages/{ANY_ID}/incompatibleAccessPackages"
+    ),
+    ("GET", f"{BASE}/accessPackages/{{package_id}}/incompatibleGroups"): (
+        f"{BASE}/accessPackages/{ANY_ID}/incompatibleGroups"
+    ),
+    ("POST", f"{BASE}/accessPackages/{{package_id}}/getApplicablePolicyRequirements"): (
+        f"{BASE}/accessPackages/{ANY_ID}/getApplicablePolicyRequirements"
+    ),
+    ("GET", f"{BASE}/assignmentPolicies/$count"): f"{BASE}/assignmentPolicies/$count",
+    ("GET", f"{BASE}/assignmentPolicies/{{policy_id}}"): f"{BASE}/assignmentPolicies/{ANY_ID}",
+    ("GET", f"{BASE}/catalogs"): f"{BASE}/catalogs",
+    ("GET", f"{BASE}/catalogs/$count"): f"{BASE}/catalogs/$count",
+    ("GET", f"{BASE}/catalogs/{{catalog_id}}"): f"{BASE}/catalogs/{ANY_ID}",
+    ("GET", f"{BASE}/catalogs/{{catalog_id}}/accessPackages"): (
+        f"{BASE}/catalogs/{ANY_ID}/accessPackages"
+    ),
 }
 #: Routes anyone may call: probes and the API's own description.
 PUBLIC = {

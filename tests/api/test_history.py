@@ -226,6 +226,8 @@ async def test_causes_that_are_not_commands_are_named_by_their_kind(api: Api) ->
     ]
     assert entries[2]["reason"] == {"code": "Example", "message": "why", "details": [{"k": "v"}]}
 
+    counted = (await api.get(f"{history_of(request_id)}?$count=true", MEGAN)).json()
+    assert (counted["@odata.count"], counted["value"]) == (3, entries)
     refused = await api.get(f"{history_of(request_id)}?$top=1", MEGAN)
     assert refused.status_code == 400
     assert refused.json()["error"]["details"][0]["code"] == "UnsupportedQueryOption"

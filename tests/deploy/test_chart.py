@@ -14,8 +14,8 @@ import pytest
 import yaml
 from deploy_support import ALERTS, ALL_ON, CHART, DASHBOARD, containers, find
 
+from accessflow.adapters.catalog_file import parse_catalog_text
 from accessflow.adapters.connectors_config import parse_connectors_config
-from accessflow.domain.catalog_file import parse_catalog_text
 from accessflow.settings import ENV_PREFIX, Settings, load_settings
 
 RENDERS = {

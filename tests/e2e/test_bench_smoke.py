@@ -1,4 +1,4 @@
-"""``accessflow bench`` in miniature, so the benchmark never rots: every phase runs against the
+"""``accessflow-bench`` in miniature, so the benchmark never rots: every phase runs against the
 suite's backend, every request is delivered and the JSON report has every figure. No timing
 is asserted; the figures of a few hundred requests mean nothing."""
 
@@ -28,7 +28,7 @@ def _run_bench(env: dict[str, str], out: Path) -> subprocess.CompletedProcess[st
 
 def _bench(env: dict[str, str], args: list[str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "accessflow.entrypoints.cli", "bench", *args],
+        [sys.executable, "-m", "accessflow.bench", *args],
         env=env,
         capture_output=True,
         text=True,

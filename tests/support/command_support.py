@@ -13,9 +13,9 @@ from typing import Any
 
 import yaml
 
+from accessflow.adapters.catalog_file import read_catalog_file
 from accessflow.domain.approval_states import STAGE_NAMESPACE
 from accessflow.domain.catalog import Catalog, load_catalog
-from accessflow.domain.catalog_file import read_catalog_file
 from accessflow.service.commands import (
     CANCEL,
     CREATE,

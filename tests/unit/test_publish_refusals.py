@@ -20,8 +20,9 @@ from aiokafka.errors import (
 
 from accessflow.adapters.kafka.refusals import is_destination_refusal, refusal_reason
 from accessflow.api.errors import ApiError
-from accessflow.api.publisher import Publisher, command
+from accessflow.api.publisher import SOURCE, Publisher
 from accessflow.domain.errors import DomainError
+from accessflow.service.commands import CANCEL, command_envelope
 from accessflow.settings import load_settings
 
 
@@ -43,7 +44,7 @@ class RefusingProducer:
 
 
 def _envelope() -> dict[str, Any]:
-    return command("accessflow.assignmentRequest.cancel", uuid.uuid4(), {}, None)
+    return command_envelope(CANCEL, uuid.uuid4(), {}, source=SOURCE)
 
 
 @pytest.mark.parametrize(

@@ -33,7 +33,6 @@ from accessflow.adapters.memory_constraints import (
     not_null,
     parent,
 )
-from accessflow.adapters.postgres.catalog_store import CatalogObjects
 from accessflow.adapters.postgres.view import approver_groups
 from accessflow.domain.approval_states import ApprovalRecord
 from accessflow.domain.catalog import Catalog
@@ -62,6 +61,7 @@ from accessflow.service.ports import (
     UnitOfWork,
     uuids,
 )
+from accessflow.service.read_model import CatalogObjects
 
 _OPEN = frozenset({"submitted", "pendingApproval", "scheduled", "delivering"})
 _ADD_TYPES = frozenset({"userAdd", "adminAdd", "systemAdd"})

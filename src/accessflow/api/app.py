@@ -23,8 +23,17 @@ from accessflow import __version__
 from accessflow.adapters.kafka.limits import check_topic_limits, command_budget
 from accessflow.adapters.postgres.pool import create_pool
 from accessflow.adapters.postgres.store import PgUnitOfWork
-from accessflow.api import errors, routes_actions, routes_catalog, routes_requests
+from accessflow.api import (
+    errors,
+    routes_actions,
+    routes_assignments,
+    routes_catalogs,
+    routes_counts,
+    routes_packages,
+    routes_requests,
+)
 from accessflow.api.auth import TokenVerifier
+from accessflow.api.counting import json_errors_on_count_routes
 from accessflow.api.deps import ApiContext, Context
 from accessflow.api.exposure import check_exposure, warn_if_unauthenticated
 from accessflow.api.links import add_links
@@ -71,9 +80,13 @@ def create_app(
     errors.install(app)
     app.add_middleware(RequestContext, max_body_bytes=settings.api_max_body_bytes)
     app.add_middleware(TraceRequests)  # added last: the outermost
+    # Literal segments ($count, filterByCurrentUser, additionalAccess) before {id} paths.
+    app.include_router(routes_counts.router)
+    app.include_router(routes_assignments.router)
+    app.include_router(routes_packages.router)
+    app.include_router(routes_catalogs.router)
     app.include_router(routes_requests.router)
     app.include_router(routes_actions.router)
-    app.include_router(routes_catalog.router)
     _health_routes(app)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
@@ -166,6 +179,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     for operations in document.get("paths", {}).values():
         for operation in operations.values():
             operation.get("responses", {}).pop("422", None)
+    json_errors_on_count_routes(document)
     document["components"]["securitySchemes"] = {
         "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
     }

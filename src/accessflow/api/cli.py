@@ -6,13 +6,8 @@ from __future__ import annotations
 import click
 
 from accessflow.api.auth import MAX_TOKEN_TTL_SECONDS
-from accessflow.settings import Settings, SettingsError
-
-
-def _settings(ctx: click.Context) -> Settings:
-    from accessflow.entrypoints.cli import _settings as settings_of
-
-    return settings_of(ctx)
+from accessflow.entrypoints.cli_support import settings_of
+from accessflow.settings import SettingsError
 
 
 @click.command()
@@ -26,7 +21,7 @@ def api(ctx: click.Context, host: str | None, port: int | None) -> None:
     from accessflow.api.app import create_app
     from accessflow.api.auth import AuthConfigError
 
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     if host:  # the start-up checks judge the address actually listened on
         settings = settings.model_copy(update={"api_host": host})
     try:
@@ -59,7 +54,7 @@ def token(ctx: click.Context, user: str, roles: tuple[str, ...], ttl: int, admin
     """Print a development bearer token signed with ACCESSFLOW_AUTH_HS256_SECRET."""
     from accessflow.api.auth import AuthConfigError, mint_token
 
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     wanted = [*roles, settings.auth_admin_role] if admin else list(roles)
     try:
         click.echo(mint_token(settings, user, wanted, ttl))

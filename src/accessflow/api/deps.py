@@ -9,10 +9,12 @@ import asyncpg
 import orjson
 from fastapi import Depends, Request
 
+from accessflow.adapters.postgres.read_model import PgReadModel
 from accessflow.adapters.postgres.store import PgUnitOfWork
 from accessflow.api.auth import Principal, TokenVerifier, authenticate
 from accessflow.api.errors import ApiError, bad_request
-from accessflow.api.publisher import Publisher
+from accessflow.api.publisher import SOURCE, Publisher
+from accessflow.service.read_model import Channels
 from accessflow.settings import Settings
 
 PREFIX = "/v1.0/identityGovernance/entitlementManagement"
@@ -38,6 +40,12 @@ class ApiContext:
         if self.uow is None:  # pragma: no cover - the lifespan sets it before serving
             raise RuntimeError("the API's database pool is not open")
         return self.uow
+
+    @property
+    def channels(self) -> Channels:
+        """The ports the API's use cases read and produce through."""
+        read = PgReadModel(self.db, self.catalog)
+        return Channels(read=read, keys=read, publisher=self.publisher, source=SOURCE)
 
 
 def get_context(request: Request) -> ApiContext:

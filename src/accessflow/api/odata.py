@@ -1,8 +1,8 @@
 """The OData query options accessflow supports, parsed and checked before any SQL exists.
 
-Each collection says which options it takes; anything else (``$skip``, ``$search``,
-``$count``…, a repeated option, a value over its length in :data:`MAX_OPTION_CHARS`, a
-control character) is a 400 naming the option, never silently ignored. ``$filter`` is parsed
+Each collection says which options it takes; anything else (``$skip``, ``$search``…, a
+repeated option, a value over its length in :data:`MAX_OPTION_CHARS`, a control character)
+is a 400 naming the option, never silently ignored. ``$filter`` is parsed
 by :mod:`accessflow.api.odata_filter` into :class:`~accessflow.domain.filters.Comparison`
 values that become bound parameters; the ``$skiptoken`` carries the query and the last row's
 key, and is checked like the options it carries.
@@ -53,10 +53,12 @@ class CollectionSpec:
     expand: frozenset[str] = frozenset()
     orderby: str | None = None
     paged: bool = True
+    countable: bool = False  # an unpaged collection that still answers $count=true
 
     @property
     def options(self) -> frozenset[str]:
-        names = {"$top", "$skiptoken"} if self.paged else set()
+        names = {"$top", "$skiptoken", "$count"} if self.paged else set()
+        names |= {"$count"} if self.countable else set()
         names |= {"$filter"} if self.fields else set()
         names |= {"$select"} if self.select else set()
         names |= {"$expand"} if self.expand else set()
@@ -73,6 +75,7 @@ class QueryOptions:
     descending: bool = False
     after: tuple[str, ...] | None = None
     raw: Mapping[str, str] = field(default_factory=dict)
+    count: bool = False
 
 
 def _shown(name: str) -> str:
@@ -121,7 +124,17 @@ def _parse(
         descending=_parse_orderby(spec, raw["$orderby"]) if "$orderby" in raw else False,
         after=after,
         raw=raw,
+        count=parse_count(raw.get("$count")),
     )
+
+
+def parse_count(value: str | None) -> bool:
+    """``$count=true`` asks for ``@odata.count``; OData allows only true and false."""
+    if value is None:
+        return False
+    if value.strip().lower() not in ("true", "false"):
+        raise unsupported("$count", "$count must be true or false")
+    return value.strip().lower() == "true"
 
 
 def _names(option: str, value: str) -> list[str]:
@@ -140,10 +153,27 @@ def _parse_select(spec: CollectionSpec, value: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(["id", *names]))
 
 
+def _top_level_names(option: str, value: str) -> list[str]:
+    """Comma-separated names, where commas inside parentheses (a nested ``$expand``) do not
+    separate."""
+    names, depth, start = [], 0, 0
+    for at, char in enumerate(value):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth < 0:
+            raise unsupported(option, f"{option}: unbalanced parentheses")
+        if char == "," and depth == 0:
+            names.append(value[start:at].strip())
+            start = at + 1
+    names.append(value[start:].strip())
+    if depth != 0 or not value.strip() or any(not n for n in names):
+        raise unsupported(option, f"{option} needs a comma-separated list of names")
+    return names
+
+
 def _parse_expand(spec: CollectionSpec, value: str) -> frozenset[str]:
-    names = _names("$expand", value)
+    names = _top_level_names("$expand", value)
     for name in names:
-        if "(" in name:
+        if "(" in name and name not in spec.expand:
             raise unsupported("$expand", "nested query options in $expand are not supported")
         if name not in spec.expand:
             allowed = ", ".join(sorted(spec.expand))

@@ -10,7 +10,6 @@ from typing import Any
 
 from fastapi import Request
 
-from accessflow.adapters.postgres.queries import Keyset
 from accessflow.api.deps import base_url
 from accessflow.api.odata import (
     MAX_TOP,
@@ -21,6 +20,7 @@ from accessflow.api.odata import (
     parse_options,
 )
 from accessflow.domain.storable import moment_problem, text_problem
+from accessflow.service.read_model import Keyset
 
 #: A catalog page's key is an object id (the domain bounds ids to 256 characters).
 MAX_KEY_CHARS = 256
@@ -31,6 +31,7 @@ _DESCRIPTIONS = {
     "$expand": "Comma-separated navigation properties to include",
     "$orderby": "createdDateTime [asc|desc]",
     "$skiptoken": "Opaque: taken from @odata.nextLink, sent alone",
+    "$count": "true: add @odata.count, the total matching $filter (first page only)",
 }
 
 
@@ -41,6 +42,8 @@ def openapi_parameters(spec: CollectionSpec) -> dict[str, Any]:
         schema: dict[str, Any] = {"type": "string"}
         if name == "$top":
             schema = {"type": "integer", "minimum": 1, "maximum": MAX_TOP}
+        elif name == "$count":
+            schema = {"type": "string", "enum": ["true", "false"]}
         parameters.append(
             {
                 "name": name,
@@ -90,9 +93,13 @@ def next_link(
 
 
 def collection(
-    context: str, value: list[dict[str, Any]], link: str | None = None
+    context: str, value: list[dict[str, Any]], link: str | None = None, count: int | None = None
 ) -> dict[str, Any]:
-    body: dict[str, Any] = {"@odata.context": context, "value": value}
+    """A Graph collection body; ``count`` is ``@odata.count`` (``$count=true``)."""
+    body: dict[str, Any] = {"@odata.context": context}
+    if count is not None:
+        body["@odata.count"] = count
+    body["value"] = value
     if link is not None:
         body["@odata.nextLink"] = link
     return body

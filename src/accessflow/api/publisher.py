@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -27,7 +25,6 @@ from accessflow.adapters.kafka.options import client_options
 from accessflow.adapters.kafka.producer import CLOUDEVENTS_HEADERS, MAX_REQUEST_SIZE
 from accessflow.adapters.kafka.refusals import is_too_large, refusal_reason
 from accessflow.api.errors import ApiError, service_unavailable
-from accessflow.domain.models.base import format_utc
 from accessflow.logs import get_logger
 from accessflow.settings import Settings
 
@@ -44,31 +41,21 @@ def valid_traceparent(value: str | None) -> str | None:
     return value if _TRACEPARENT.match(value) and value[3:35] != "0" * 32 else None
 
 
-def command(
-    command_type: str, request_id: uuid.UUID, data: dict[str, Any], traceparent: str | None
-) -> dict[str, Any]:
-    """A command envelope (CloudEvents 1.0, structured JSON) with a fresh id."""
-    envelope: dict[str, Any] = {
-        "specversion": "1.0",
-        "id": str(uuid.uuid4()),
-        "source": SOURCE,
-        "type": command_type,
-        "subject": str(request_id),
-        "time": format_utc(datetime.now(UTC)),
-        "datacontenttype": "application/json",
-        "data": {"requestId": str(request_id), **data},
-    }
+def command_traceparent(header: str | None) -> str | None:
+    """The ``traceparent`` a command produced for this HTTP request carries: the API's
+    current span when one is recorded, else the caller's own (valid) one."""
+    return tracing.outgoing_traceparent(valid_traceparent(header))
+
+
+def _tag_span(envelope: dict[str, Any]) -> None:
     current = trace.get_current_span()
-    current.set_attribute(tracing.REQUEST_ID, str(request_id))
-    current.set_attribute(tracing.COMMAND_TYPE, command_type)
-    outgoing = tracing.outgoing_traceparent(traceparent)
-    if outgoing is not None:
-        envelope["traceparent"] = outgoing
-    return envelope
+    current.set_attribute(tracing.REQUEST_ID, str(envelope["subject"]))
+    current.set_attribute(tracing.COMMAND_TYPE, str(envelope["type"]))
 
 
 class Publisher:
-    """Owns the producer unless one was handed in; starts it lazily if Kafka was away."""
+    """The API's :class:`~accessflow.service.read_model.CommandPublisher`: owns the producer
+    unless one was handed in; starts it lazily if Kafka was away."""
 
     def __init__(
         self,
@@ -112,6 +99,7 @@ class Publisher:
     async def publish(self, envelope: dict[str, Any]) -> None:
         """Produce and wait for ``acks=all``. An outage is a retriable 503 for the caller;
         a permanent refusal is not (413 too large, 500 misconfigured)."""
+        _tag_span(envelope)
         if not await self.start() or self._producer is None:
             raise service_unavailable("the command bus (Kafka) is unavailable; try again")
         producer = self._producer

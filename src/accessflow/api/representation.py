@@ -9,12 +9,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from accessflow.adapters.postgres.pool import Conn
-from accessflow.adapters.postgres.queries import RequestRow, get_assignments, get_catalog_objects
-from accessflow.adapters.postgres.queries_history import HistoryRow, get_history
+from accessflow.adapters.postgres.queries import get_assignments, get_catalog_objects
+from accessflow.adapters.postgres.queries_history import get_history
 from accessflow.api.auth import Principal
 from accessflow.domain.models.approvals import UNREVIEWED_ID, Approval, ApprovalStage, Identity
 from accessflow.domain.models.base import format_utc
 from accessflow.domain.models.requests import to_graph
+from accessflow.service.read_model import HistoryRow, RequestRow
 
 #: Navigation properties: only present when asked for with ``$expand``.
 NAVIGATION = ("accessPackage", "assignment", "requestor", "history")
@@ -98,11 +99,6 @@ def may_decide(stage: Mapping[str, Any], user: str) -> bool:
     if stage.get("escalated"):
         allowed += stage.get("escalationApprovers", [])
     return user.casefold() in {a.casefold() for a in allowed}
-
-
-def is_named_approver(stage: Mapping[str, Any], user: str) -> bool:
-    named = [*stage.get("approvers", []), *stage.get("escalationApprovers", [])]
-    return user.casefold() in {a.casefold() for a in named}
 
 
 def approval_resource(row: RequestRow, caller: Principal) -> dict[str, Any]:

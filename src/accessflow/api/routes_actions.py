@@ -1,29 +1,27 @@
 """Actions on a request (cancel, reprocess) and its approval (get, stages, decide).
 
-Each action checks synchronously what committed state can already tell (the request exists,
-the caller may act, the state allows it) and then produces its command; the worker remains
-the authority and re-checks everything when it applies the command.
+Each action is a use case of :mod:`accessflow.service.actions` (check what committed state
+can already tell, then produce the command); the routes only map HTTP onto it and back.
 """
 
 from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Header, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
-from accessflow.adapters.postgres.queries import PageQuery, RequestRow, get_request, list_requests
+from accessflow.adapters.postgres.queries import count_requests, list_requests
 from accessflow.api import paging
 from accessflow.api.auth import Principal
 from accessflow.api.deps import PREFIX, Caller, Context, context_url, json_body, no_body
 from accessflow.api.errors import ERROR_RESPONSES, bad_request
 from accessflow.api.odata import CollectionSpec
-from accessflow.api.publisher import command, valid_traceparent
-from accessflow.api.representation import approval_resource, is_named_approver, stage_resource
-from accessflow.api.routes_requests import readable_request
+from accessflow.api.publisher import command_traceparent
+from accessflow.api.representation import approval_resource, stage_resource
 from accessflow.api.schemas import (
     ApprovalCollection,
     ApprovalResource,
@@ -31,34 +29,18 @@ from accessflow.api.schemas import (
     ApprovalStageResource,
     StageDecision,
 )
-from accessflow.domain import approval_states, states
-from accessflow.domain.codes import ReasonCode
-from accessflow.domain.enums import RequestState
-from accessflow.domain.errors import DomainError, IllegalTransition
-from accessflow.domain.models.requests import AccessPackageAssignmentRequest, to_graph
-from accessflow.service.commands import CANCEL, DECIDE, REPROCESS
+from accessflow.domain.models.requests import to_graph
+from accessflow.service import actions
+from accessflow.service.actions import Action
+from accessflow.service.read_model import PageQuery, RequestRow
 
 router = APIRouter(prefix=PREFIX, responses=ERROR_RESPONSES)
 Traceparent = Annotated[str | None, Header(max_length=100)]
 APPROVALS = "accessPackageAssignmentApprovals"
 
 
-def _may_act(row: RequestRow, caller: Principal) -> None:
-    if not (caller.is_admin or caller.is_(row.requestor_id) or caller.is_(row.target_id)):
-        raise DomainError(
-            ReasonCode.REQUESTOR_NOT_ALLOWED,
-            "only the requestor, the target or an admin may do this",
-        )
-
-
-async def _act(
-    request: Request, ctx: Context, caller: Principal, request_id: uuid.UUID
-) -> RequestRow:
-    await no_body(request)
-    async with ctx.db.acquire() as conn:
-        row = await readable_request(conn, caller, request_id)
-    _may_act(row, caller)
-    return row
+def _action(caller: Principal, request_id: uuid.UUID, traceparent: str | None) -> Action:
+    return Action(caller.caller, request_id, datetime.now(UTC), command_traceparent(traceparent))
 
 
 @router.post(
@@ -75,14 +57,8 @@ async def cancel(
     request_id: uuid.UUID,
     traceparent: Traceparent = None,
 ) -> Response:
-    row = await _act(request, ctx, caller, request_id)
-    state = RequestState(row.state)
-    if state not in states.CANCELLABLE_STATES:
-        raise IllegalTransition(
-            state, RequestState.CANCELED, f"a {state} request cannot be canceled"
-        )
-    data = {"requestor": to_graph(caller.caller)}
-    await ctx.publisher.publish(command(CANCEL, row.id, data, valid_traceparent(traceparent)))
+    await no_body(request)
+    await actions.cancel(ctx.channels, _action(caller, request_id, traceparent))
     return Response(status_code=200)
 
 
@@ -101,43 +77,21 @@ async def reprocess(
     request_id: uuid.UUID,
     traceparent: Traceparent = None,
 ) -> Response:
-    row = await _act(request, ctx, caller, request_id)
-    stored = AccessPackageAssignmentRequest.model_validate(row.document)
-    # Refused here too (not only by the worker), so the caller gets a Graph error at once.
+    await no_body(request)
     window = timedelta(days=ctx.settings.reprocess_window_days)
-    states.reprocess(stored, now=datetime.now(UTC), window=window)
-    data = {"requestor": to_graph(caller.caller)}
-    await ctx.publisher.publish(command(REPROCESS, row.id, data, valid_traceparent(traceparent)))
+    await actions.reprocess(ctx.channels, _action(caller, request_id, traceparent), window)
     return Response(status_code=202)
 
 
 # ---- approvals -----------------------------------------------------------------------------
 
 
-async def _approval(
-    ctx: Context, caller: Principal, approval_id: uuid.UUID, *, read: bool = True
-) -> RequestRow:
-    """The request that owns the approval (404s); ``read``: and the caller may read it
-    (deciding checks instead that the caller approves the stage: NotAnApprover)."""
-    async with ctx.db.acquire() as conn:
-        if read:
-            row = await readable_request(conn, caller, approval_id)
-        else:
-            found = await get_request(conn, approval_id)
-            if found is None:
-                raise DomainError(ReasonCode.REQUEST_NOT_FOUND, f"no approval {approval_id}")
-            row = found
-    if not row.approval:
-        raise DomainError(ReasonCode.REQUEST_NOT_FOUND, f"request {approval_id} has no approval")
-    return row
-
-
-def _stages(row: RequestRow) -> list[dict[str, Any]]:
-    stages: list[dict[str, Any]] = (row.approval or {}).get("stages", [])
-    return stages
+async def _approval(ctx: Context, caller: Principal, approval_id: uuid.UUID) -> RequestRow:
+    return await actions.approval_of(ctx.channels.read, caller.caller, approval_id)
 
 
 APPROVAL_PAGE = CollectionSpec(APPROVALS)
+STAGES = CollectionSpec("stages", paged=False, countable=True)
 
 
 @router.get(
@@ -154,13 +108,14 @@ async def my_approvals(request: Request, ctx: Context, caller: Caller) -> JSONRe
     )
     async with ctx.db.acquire() as conn:
         rows = await list_requests(conn, query)
+        total = await count_requests(conn, query) if options.count and query.after is None else None
     page = rows[: options.top]
     value = [approval_resource(row, caller) for row in page]
     link = None
     if len(rows) > options.top:
         last = [page[-1].created_at.isoformat(), str(page[-1].id)]
         link = paging.next_link(request, APPROVAL_PAGE, options, last)
-    return JSONResponse(paging.collection(context_url(request, APPROVALS), value, link))
+    return JSONResponse(paging.collection(context_url(request, APPROVALS), value, link, total))
 
 
 @router.get(
@@ -181,16 +136,19 @@ async def get_approval(
     f"/{APPROVALS}/{{approval_id}}/stages",
     tags=["approvals"],
     response_model=ApprovalStageCollection,
+    openapi_extra=paging.openapi_parameters(STAGES),
     summary="List the stages of an approval",
 )
 async def list_stages(
     request: Request, ctx: Context, caller: Caller, approval_id: uuid.UUID
 ) -> JSONResponse:
+    options = paging.query_options(STAGES, request)  # $count only: any other is a 400
     row = await _approval(ctx, caller, approval_id)
-    stages = _stages(row)
+    stages = actions.stages_of(row)
     value = [to_graph(stage_resource(s, caller, len(stages))) for s in stages]
     fragment = f"{APPROVALS}('{approval_id}')/stages"
-    return JSONResponse(paging.collection(context_url(request, fragment), value))
+    count = len(value) if options.count else None
+    return JSONResponse(paging.collection(context_url(request, fragment), value, count=count))
 
 
 @router.get(
@@ -203,8 +161,8 @@ async def get_stage(
     ctx: Context, caller: Caller, approval_id: uuid.UUID, stage_id: uuid.UUID
 ) -> JSONResponse:
     row = await _approval(ctx, caller, approval_id)
-    stages = _stages(row)
-    stage = _stage(stages, stage_id)
+    stages = actions.stages_of(row)
+    stage = actions.stage_of(stages, stage_id)
     return JSONResponse(to_graph(stage_resource(stage, caller, len(stages))))
 
 
@@ -216,13 +174,6 @@ async def _decision(request: Request) -> StageDecision:
         first = exc.errors()[0]
         target = ".".join(str(p) for p in first["loc"]) or None
         raise bad_request("InvalidRequest", first["msg"], target) from None
-
-
-def _stage(stages: list[dict[str, Any]], stage_id: uuid.UUID) -> dict[str, Any]:
-    for stage in stages:
-        if str(stage["id"]).casefold() == str(stage_id):
-            return stage
-    raise DomainError(ReasonCode.APPROVAL_STAGE_NOT_FOUND, f"no approval stage {stage_id}")
 
 
 @router.patch(
@@ -247,33 +198,7 @@ async def decide(
     stage_id: uuid.UUID,
     traceparent: Traceparent = None,
 ) -> Response:
-    decision = await _decision(request)
-    row = await _approval(ctx, caller, approval_id, read=False)
-    stage = _stage(_stages(row), stage_id)
-    if not is_named_approver(stage, caller.object_id):
-        raise DomainError(ReasonCode.NOT_AN_APPROVER, "the caller is not an approver of this stage")
-    if stage.get("reviewResult") != "NotReviewed":
-        raise DomainError(
-            ReasonCode.STAGE_ALREADY_DECIDED,
-            f"stage {stage_id} was already {stage['reviewResult']}",
-        )
-    if row.state != RequestState.PENDING_APPROVAL.value:
-        raise IllegalTransition(row.state, row.state, "the request is not pending approval")
-    # The worker's own check, on the committed approval (left as it is): decided (409), not
-    # the current stage (409), not (yet) an approver (403), justification missing (400).
-    approval_states.decide(
-        approval_states.ApprovalRecord.from_json(row.approval or {}),
-        stage["id"],
-        caller.object_id,
-        decision.review_result == "Approve",
-        decision.justification,
-        datetime.now(UTC),
-    )
-    data = {
-        "stageId": stage["id"],
-        "reviewResult": decision.review_result,
-        "justification": decision.justification,
-        "reviewer": to_graph(caller.caller),
-    }
-    await ctx.publisher.publish(command(DECIDE, row.id, data, valid_traceparent(traceparent)))
+    body = await _decision(request)
+    decision = actions.StageReview(stage_id, body.review_result, body.justification)
+    await actions.decide(ctx.channels, _action(caller, approval_id, traceparent), decision)
     return Response(status_code=204)

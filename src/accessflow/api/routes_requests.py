@@ -11,13 +11,7 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
 
 from accessflow.adapters.postgres.pool import Conn
-from accessflow.adapters.postgres.queries import (
-    PageQuery,
-    RequestRow,
-    Scope,
-    get_request,
-    list_requests,
-)
+from accessflow.adapters.postgres.queries import count_requests, get_request, list_requests
 from accessflow.adapters.postgres.queries_history import get_history
 from accessflow.api import paging
 from accessflow.api.auth import Principal
@@ -25,12 +19,10 @@ from accessflow.api.create import create_request
 from accessflow.api.deps import PREFIX, Caller, Context, base_url, context_url, json_body
 from accessflow.api.errors import ERROR_RESPONSES
 from accessflow.api.odata import RANGE, CollectionSpec, FieldSpec
-from accessflow.api.publisher import valid_traceparent
 from accessflow.api.representation import (
     REQUEST_PROPERTIES,
     expand_requests,
     history_resource,
-    is_named_approver,
     request_resource,
 )
 from accessflow.api.schemas import (
@@ -39,10 +31,10 @@ from accessflow.api.schemas import (
     HistoryCollection,
     create_body_schema,
 )
-from accessflow.domain.codes import ReasonCode
 from accessflow.domain.create import parse_create_request
 from accessflow.domain.enums import RequestState, RequestType
-from accessflow.domain.errors import DomainError
+from accessflow.service.actions import readable
+from accessflow.service.read_model import PageQuery, RequestRow, Scope
 
 router = APIRouter(prefix=PREFIX, tags=["assignmentRequests"], responses=ERROR_RESPONSES)
 ENTITY = "assignmentRequests/$entity"
@@ -96,7 +88,7 @@ async def create(
     201 once Kafka acknowledged it. A repeated idempotency key returns the first answer."""
     body = parse_create_request(await json_body(request))
     key = idempotency_key or request.state.client_request_id
-    created = await create_request(ctx, caller, body, key, valid_traceparent(traceparent))
+    created = await create_request(ctx, caller, body, key, traceparent)
     resource = {"@odata.context": context_url(request, ENTITY), **created.resource}
     location = f"{base_url(request)}{PREFIX}/assignmentRequests/{resource['id']}"
     headers = {"Location": location}
@@ -154,12 +146,13 @@ async def get_one(
     return JSONResponse({"@odata.context": context_url(request, ENTITY), **resource})
 
 
-HISTORY = CollectionSpec("history", paged=False)
+HISTORY = CollectionSpec("history", paged=False, countable=True)
 
 
 @router.get(
     "/assignmentRequests/{request_id}/history",
     response_model=HistoryCollection,
+    openapi_extra=paging.openapi_parameters(HISTORY),
     summary="A request's transitions (who caused each, when, why), oldest first",
 )
 async def get_history_of(
@@ -167,33 +160,20 @@ async def get_history_of(
 ) -> JSONResponse:
     """Every transition the worker recorded for the request, in sequence order; readable by
     whoever may read the request, and kept after it completes."""
-    paging.query_options(HISTORY, request)  # no query options: any is a 400
+    options = paging.query_options(HISTORY, request)  # $count only: any other is a 400
     async with ctx.db.acquire() as conn:
         row = await readable_request(conn, caller, request_id)
         history = await get_history(conn, [row.id])
     value = [history_resource(h) for h in history.get(row.id, [])]
     context = context_url(request, f"assignmentRequests('{row.id}')/history")
-    return JSONResponse(paging.collection(context, value))
+    return JSONResponse(
+        paging.collection(context, value, count=len(value) if options.count else None)
+    )
 
 
 async def readable_request(conn: Conn, caller: Principal, request_id: uuid.UUID) -> RequestRow:
     """The request, if it exists (404) and the caller may read it (403)."""
-    row = await get_request(conn, request_id)
-    if row is None:
-        raise DomainError(ReasonCode.REQUEST_NOT_FOUND, f"no assignment request {request_id}")
-    if not may_read(row, caller):
-        raise DomainError(
-            ReasonCode.REQUESTOR_NOT_ALLOWED,
-            "only the requestor, the target, an approver or an admin may read this request",
-        )
-    return row
-
-
-def may_read(row: RequestRow, caller: Principal) -> bool:
-    if caller.is_admin or caller.is_(row.requestor_id) or caller.is_(row.target_id):
-        return True
-    stages = (row.approval or {}).get("stages", [])
-    return any(is_named_approver(stage, caller.object_id) for stage in stages)
+    return readable(await get_request(conn, request_id), caller.caller, request_id)
 
 
 async def _page(request: Request, ctx: Context, user: str | None, scope: Scope) -> JSONResponse:
@@ -210,6 +190,8 @@ async def _page(request: Request, ctx: Context, user: str | None, scope: Scope) 
         rows = await list_requests(conn, query)
         page = rows[: options.top]
         expanded = await expand_requests(conn, page, options.expand)
+        # @odata.count: the whole filtered set, on the first page (Graph's behaviour).
+        total = await count_requests(conn, query) if options.count and query.after is None else None
     value: list[dict[str, Any]] = [
         request_resource(row.document, options.select, extra)
         for row, extra in zip(page, expanded, strict=True)
@@ -220,5 +202,5 @@ async def _page(request: Request, ctx: Context, user: str | None, scope: Scope) 
         link = paging.next_link(
             request, REQUESTS, options, [last.created_at.isoformat(), str(last.id)]
         )
-    body = paging.collection(context_url(request, "assignmentRequests"), value, link)
+    body = paging.collection(context_url(request, "assignmentRequests"), value, link, total)
     return JSONResponse(body)

@@ -87,6 +87,7 @@ class ApprovalResource(_Graph):
 
 class _Collection(_Graph):
     odata_context: str = Field(alias="@odata.context")
+    odata_count: int | None = Field(default=None, alias="@odata.count")
     next_link: str | None = Field(default=None, alias="@odata.nextLink")
 
 

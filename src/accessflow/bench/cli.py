@@ -1,4 +1,4 @@
-"""``accessflow bench``: the command, and the order of the phases."""
+"""``accessflow-bench``: the command, and the order of the phases."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import orjson
 from accessflow.bench.phases import BASELINE, WORKER, Options, Runner
 from accessflow.bench.report import Results, document, machine, table
 from accessflow.bench.setup import cleanup, new_tag
+from accessflow.entrypoints.cli_support import settings_of
 
 # A rate is only clamped to what the run sustains when the throughput phase was long
 # enough to say so (a few hundred requests mostly measure start-up).
@@ -142,8 +143,6 @@ def bench(
 ) -> None:
     """Measure end-to-end throughput and latency against the running stack, beside a naive
     worker and a raw pipe, in fresh topics and a fresh schema (all dropped at the end)."""
-    from accessflow.entrypoints.cli import _settings
-
     options = Options(
         requests=requests_,
         rates=rates or (500, 2000),
@@ -159,7 +158,7 @@ def bench(
         profile=profile,
         relay_process=relay_process,
     )
-    base = _settings(ctx)
+    base = settings_of(ctx)
     if keep_logs is not None:
         keep_logs.mkdir(parents=True, exist_ok=True)
     logs = keep_logs or Path(tempfile.mkdtemp(prefix="accessflow-bench-"))

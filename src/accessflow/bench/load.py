@@ -14,6 +14,7 @@ from aiokafka import AIOKafkaProducer
 
 from accessflow.adapters.kafka.producer import CLOUDEVENTS_HEADERS, make_producer
 from accessflow.bench.setup import PACKAGE, POLICY, user_id
+from accessflow.service.commands import create_command
 from accessflow.settings import Settings
 
 CHUNK = 5_000  # sends in flight before awaiting them together: bounds the bench's memory
@@ -34,27 +35,16 @@ def create_commands(count: int, *, first_user: int = 0) -> list[Command]:
     for n in range(first_user, first_user + count):
         rid = str(uuid.uuid4())
         target = user_id(n)
-        document = {
-            "specversion": "1.0",
-            "id": str(uuid.uuid4()),
-            "source": "urn:accessflow:bench",
-            "type": "accessflow.assignmentRequest.create",
-            "subject": rid,
-            "datacontenttype": "application/json",
-            "data": {
-                "requestId": rid,
-                "requestor": {"objectId": target},
-                "request": {
-                    "requestType": "userAdd",
-                    "justification": "bench",
-                    "assignment": {
-                        "accessPackageId": PACKAGE,
-                        "assignmentPolicyId": POLICY,
-                        "targetId": target,
-                    },
-                },
+        body = {
+            "requestType": "userAdd",
+            "justification": "bench",
+            "assignment": {
+                "accessPackageId": PACKAGE,
+                "assignmentPolicyId": POLICY,
+                "targetId": target,
             },
         }
+        document = create_command(target, body, source="urn:accessflow:bench", request_id=rid)
         commands.append(Command(rid, rid.encode(), orjson.dumps(document)))
     return commands
 

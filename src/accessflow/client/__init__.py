@@ -1,20 +1,23 @@
 """accessflow's Python client: produce commands to Kafka and follow the events they cause.
 
->>> async with AccessflowProducer(settings) as client:          # doctest: +SKIP
+>>> config = load_client_config()  # ACCESSFLOW_KAFKA_*, ACCESSFLOW_*_TOPIC  # doctest: +SKIP
+>>> async with AccessflowProducer(config) as client:             # doctest: +SKIP
 ...     request_id = await client.create_request(megan, body)
->>> await wait_for_terminal(settings, request_id, timeout_s=30)  # doctest: +SKIP
+>>> await wait_for_terminal(config, request_id, timeout_s=30)    # doctest: +SKIP
 
 See ``docs/client.md``.
 """
 
 from __future__ import annotations
 
+from accessflow.client.config import ClientConfig, load_client_config
 from accessflow.client.producer import (
     AccessflowProducer,
     CommandRefusedError,
     NewRequest,
     build_create,
 )
+from accessflow.client.reads import GraphReads, Page
 from accessflow.client.subscriber import (
     TERMINAL_STATES,
     EventOrderer,
@@ -26,21 +29,22 @@ from accessflow.client.subscriber import (
 from accessflow.domain.create import CreateAssignmentRequest
 from accessflow.domain.errors import RequestValidationError
 from accessflow.service.events import EventEnvelope, StateChanged
-from accessflow.settings import Settings, load_settings
 
 __all__ = [
     "TERMINAL_STATES",
     "AccessflowProducer",
+    "ClientConfig",
     "CommandRefusedError",
     "CreateAssignmentRequest",
     "EventEnvelope",
     "EventOrderer",
+    "GraphReads",
     "NewRequest",
+    "Page",
     "RequestValidationError",
-    "Settings",
     "StateChanged",
     "build_create",
-    "load_settings",
+    "load_client_config",
     "subscribe",
     "subscription",
     "terminal_states",

@@ -22,15 +22,18 @@ import orjson
 from aiokafka.errors import KafkaError
 
 from accessflow.adapters.kafka.limits import TopicLimitError
+from accessflow.client.config import load_client_config
 from accessflow.client.http_cli import approvals, requests
+from accessflow.client.http_reads import assignments, packages
 from accessflow.client.producer import AccessflowProducer, CommandRefusedError, NewRequest
 from accessflow.client.subscriber import subscription, terminal_states
 from accessflow.domain.create import parse_create_request
 from accessflow.domain.errors import RequestValidationError
+from accessflow.logs import configure_logging
 from accessflow.service.events import StateChanged
-from accessflow.settings import Settings
+from accessflow.settings_base import KafkaConnectionSettings, SettingsError
 
-__all__ = ["approvals", "requests", "submit"]
+__all__ = ["approvals", "assignments", "packages", "requests", "submit"]
 
 CLI_SOURCE = "urn:accessflow:cli"
 
@@ -44,10 +47,19 @@ class Parsed:
     error: str | None = None
 
 
-def _settings(ctx: click.Context) -> Settings:
-    from accessflow.entrypoints.cli import _settings as settings_of
-
-    return settings_of(ctx)
+def _config(ctx: click.Context) -> KafkaConnectionSettings:
+    """The invocation's Kafka connection: the server's settings when the command line has
+    read them already, else the client's own (``ACCESSFLOW_*`` as well), with logging
+    configured from it (to stderr: stdout is the command's output)."""
+    config = ctx.find_object(KafkaConnectionSettings)
+    if config is None:
+        try:
+            client = load_client_config()
+        except SettingsError as exc:
+            raise click.ClickException(str(exc)) from None
+        configure_logging(client.log_level, client.log_format)
+        ctx.obj = config = client
+    return config
 
 
 def _problem(exc: RequestValidationError) -> str:
@@ -184,7 +196,7 @@ def submit(
         click.echo(f"{item.where}: {item.error}", err=True)
     valid = [item for item in items if item.new is not None]
     as_json = json_ or not sys.stdout.isatty()
-    settings = _settings(ctx)
+    settings = _config(ctx)
     try:
         unfinished = asyncio.run(
             _submit(settings, valid, chunk_size, as_json, wait=wait, until=until, wait_s=timeout)
@@ -207,7 +219,7 @@ def submit(
 
 
 async def _submit(
-    settings: Settings,
+    settings: KafkaConnectionSettings,
     items: list[Parsed],
     chunk_size: int,
     as_json: bool,

@@ -17,8 +17,10 @@ import click
 import httpx
 import orjson
 
+from accessflow.client.config import DEFAULT_API_URL
+
 BASE_PATH = "/v1.0/identityGovernance/entitlementManagement"
-DEFAULT_API_URL = "http://127.0.0.1:8000"
+
 _COLUMNS = ("id", "requestType", "state", "status", "createdDateTime")
 
 
@@ -113,20 +115,36 @@ def requests() -> None:
 @requests.command("list")
 @click.option("--state", help="Only requests in this state (e.g. pendingApproval).")
 @click.option("--top", type=click.IntRange(1, 1000), default=100, show_default=True)
+@click.option("--count", is_flag=True, help="Also show how many match in all.")
 @_api_options
-def requests_list(api: ApiClient, as_json: bool, state: str | None, top: int) -> None:
+def requests_list(api: ApiClient, as_json: bool, state: str | None, top: int, count: bool) -> None:
     """List assignment requests (an admin token sees everyone's)."""
     params: dict[str, Any] = {"$top": top}
     if state:
         params["$filter"] = f"state eq '{state}'"
+    if count:
+        params["$count"] = "true"
     page = api.call("GET", "/assignmentRequests", params=params).json()
+    echo_rows(page, _COLUMNS, as_json, counted=count, noun="requests")
+
+
+def echo_rows(
+    page: dict[str, Any], columns: tuple[str, ...], as_json: bool, *, counted: bool, noun: str
+) -> None:
+    """A collection page as a table (with "N of M" when ``counted``), or JSON: one line per
+    item, or when ``counted`` one object ``{"@odata.count": M, "value": […]}``."""
     rows = page.get("value", [])
     if as_json:
+        if counted:
+            click.echo(_dumps({"@odata.count": page.get("@odata.count"), "value": rows}))
+            return
         for row in rows:
             click.echo(_dumps(row))
         return
-    click.echo(table(rows))
-    if page.get("@odata.nextLink"):
+    click.echo(table(rows, columns))
+    if counted and page.get("@odata.count") is not None:
+        click.echo(f"({len(rows)} of {page['@odata.count']} {noun})")
+    elif page.get("@odata.nextLink"):
         click.echo(f"(more than {len(rows)}: raise --top, or page with the API's nextLink)")
 
 

@@ -38,7 +38,7 @@ from accessflow.service.commands import (
     CommandEnvelope,
     command_envelope,
 )
-from accessflow.settings import Settings
+from accessflow.settings_base import KafkaConnectionSettings
 
 DEFAULT_SOURCE = "urn:accessflow:client"
 
@@ -109,7 +109,7 @@ class AccessflowProducer:
 
     def __init__(
         self,
-        settings: Settings,
+        settings: KafkaConnectionSettings,
         *,
         source: str = DEFAULT_SOURCE,
         linger_ms: int = 5,

@@ -34,7 +34,7 @@ from accessflow.service.events import (
     EventEnvelope,
     StateChanged,
 )
-from accessflow.settings import Settings
+from accessflow.settings_base import KafkaConnectionSettings
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +118,7 @@ def parse_event(record: ConsumerRecord) -> EventEnvelope | None:
 
 @asynccontextmanager
 async def subscription(
-    settings: Settings,
+    settings: KafkaConnectionSettings,
     *,
     request_ids: Collection[uuid.UUID | str] | None = None,
     from_beginning: bool = False,
@@ -154,7 +154,7 @@ async def _ordered(
 
 
 async def subscribe(
-    settings: Settings,
+    settings: KafkaConnectionSettings,
     *,
     request_ids: Collection[uuid.UUID | str] | None = None,
     from_beginning: bool = False,
@@ -197,7 +197,7 @@ async def terminal_states(
 
 
 async def wait_for_terminal(
-    settings: Settings,
+    settings: KafkaConnectionSettings,
     request_id: uuid.UUID | str,
     timeout_s: float,
     *,

@@ -1,11 +1,11 @@
 """accessflow's pure domain: Graph-compatible models, create-body parsing, the request state
-machine, the catalog file, and the validation and eligibility rules.
+machine, the catalog, and the validation and eligibility rules.
 
-No I/O (except ``catalog_file`` and the ``diagram`` script), no clock (pass ``now``), no logs.
+No I/O (except the ``diagram`` script), no clock (pass ``now``), no logs; reading a catalog
+file is ``accessflow.adapters.catalog_file``.
 """
 
 from accessflow.domain.catalog import Catalog, load_catalog
-from accessflow.domain.catalog_file import parse_catalog_text, read_catalog_file
 from accessflow.domain.codes import CODE_INFO, CodeInfo, ReasonCode
 from accessflow.domain.create import (
     CreateAssignmentRequest,
@@ -112,9 +112,7 @@ __all__ = [
     "default_status",
     "evaluate_create",
     "load_catalog",
-    "parse_catalog_text",
     "parse_create_request",
-    "read_catalog_file",
     "reprocess",
     "start_state",
     "submit",

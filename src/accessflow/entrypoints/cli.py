@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import ssl
-from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import asyncpg
 import click
@@ -15,28 +13,12 @@ from aiokafka.errors import KafkaConnectionError
 from accessflow import __version__, bootstrap
 from accessflow.adapters.connectors_config import ConnectorsConfigError
 from accessflow.adapters.kafka.access import KafkaAccessRefused
-from accessflow.adapters.kafka.limits import TopicLimitError
-from accessflow.settings import Settings, SettingsError
-
-T = TypeVar("T")
-
-
-def _settings(ctx: click.Context) -> Settings:
-    settings = ctx.find_object(Settings)
-    if settings is None:
-        try:
-            settings = bootstrap.start()
-        except SettingsError as exc:
-            raise click.ClickException(str(exc)) from None
-        ctx.obj = settings
-    return settings
-
-
-def _run(coro: Coroutine[Any, Any, T]) -> T:
-    try:
-        return asyncio.run(coro)
-    except TopicLimitError as exc:  # a start-up refusal, said plainly (docs/security.md)
-        raise click.ClickException(str(exc)) from None
+from accessflow.api.cli import api, token
+from accessflow.client.cli import approvals, assignments, packages, requests, submit
+from accessflow.entrypoints.cli_ops import dlq, events
+from accessflow.entrypoints.cli_parked import outbox
+from accessflow.entrypoints.cli_support import run, settings_of
+from accessflow.settings import SettingsError
 
 
 class _Commands(click.Group):
@@ -68,8 +50,8 @@ def main() -> None:
 @click.pass_context
 def migrate(ctx: click.Context, topics: bool) -> None:
     """Apply pending database migrations and ensure the Kafka topics exist (idempotent)."""
-    settings = _settings(ctx)
-    result = _run(bootstrap.migrate_all(settings, topics=topics))
+    settings = settings_of(ctx)
+    result = run(bootstrap.migrate_all(settings, topics=topics))
     for migration in result.applied:
         click.echo(f"applied migration {migration.version:04d}_{migration.name}")
     if not result.applied:
@@ -88,7 +70,7 @@ def topics_ensure(ctx: click.Context) -> None:
     """Create the commands, events and DLQ topics if missing (idempotent)."""
     from accessflow.adapters.kafka.topics import ensure_topics
 
-    _echo_topics(_run(ensure_topics(_settings(ctx))))
+    _echo_topics(run(ensure_topics(settings_of(ctx))))
 
 
 @main.command()
@@ -100,13 +82,13 @@ def worker(ctx: click.Context, burst: bool, no_relay: bool) -> None:
     from accessflow.entrypoints.dead_letters import DeadLetterQueueUnwritableError
     from accessflow.entrypoints.processes import run_worker
 
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     try:  # a bad connectors file fails here, before anything connects
         connectors = bootstrap.connectors_config(settings)
     except (SettingsError, ConnectorsConfigError) as exc:
         raise click.ClickException(str(exc)) from None
     try:
-        _run(run_worker(settings, connectors, burst=burst, relay=not no_relay))
+        run(run_worker(settings, connectors, burst=burst, relay=not no_relay))
     except DeadLetterQueueUnwritableError as exc:  # an operator must fix the DLQ first
         raise click.ClickException(str(exc)) from None
 
@@ -117,7 +99,7 @@ def relay(ctx: click.Context) -> None:
     """Publish committed events from the outbox (when workers run with --no-relay)."""
     from accessflow.entrypoints.processes import run_relay
 
-    _run(run_relay(_settings(ctx)))
+    run(run_relay(settings_of(ctx)))
 
 
 @main.group()
@@ -130,12 +112,12 @@ def catalog() -> None:
 @click.pass_context
 def catalog_apply(ctx: click.Context, path: Path) -> None:
     """Validate a catalog file (YAML or JSON) and upsert it; every problem is reported."""
+    from accessflow.adapters.catalog_file import read_catalog_file
     from accessflow.adapters.postgres.catalog_store import apply_catalog
     from accessflow.adapters.postgres.pool import connect
-    from accessflow.domain.catalog_file import read_catalog_file
     from accessflow.domain.errors import CatalogValidationError
 
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     try:
         parsed = read_catalog_file(path)
     except CatalogValidationError as exc:
@@ -148,7 +130,7 @@ def catalog_apply(ctx: click.Context, path: Path) -> None:
         finally:
             await conn.close()
 
-    result = _run(apply())
+    result = run(apply())
     click.echo(
         f"applied {path} as catalog version {result.version}: {result.users} users, "
         f"{result.groups} groups, {result.access_packages} access packages, "
@@ -174,27 +156,19 @@ def _echo_topics(states: list[Any]) -> None:
         click.echo(f"topic {verb} {state.name} ({state.partitions} partitions)")
 
 
-from accessflow.entrypoints.cli_ops import dlq, events  # noqa: E402
-
-main.add_command(dlq)
-main.add_command(events)
-
-from accessflow.entrypoints.cli_parked import outbox  # noqa: E402
-
-main.add_command(outbox)
-
-from accessflow.api.cli import api, token  # noqa: E402
-
-main.add_command(api)
-main.add_command(token)
-from accessflow.bench.cli import bench  # noqa: E402
-
-main.add_command(bench)
-from accessflow.client.cli import approvals, requests, submit  # noqa: E402
-
-main.add_command(submit)
-main.add_command(requests)
-main.add_command(approvals)
+for command in (
+    dlq,
+    events,
+    outbox,
+    api,
+    token,
+    submit,
+    requests,
+    approvals,
+    packages,
+    assignments,
+):
+    main.add_command(command)
 
 
 if __name__ == "__main__":

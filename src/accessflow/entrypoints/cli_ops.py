@@ -22,18 +22,11 @@ from aiokafka.errors import KafkaError
 from accessflow.adapters.kafka.access import start_client
 from accessflow.adapters.kafka.producer import make_producer
 from accessflow.adapters.kafka.reading import TopicNotFoundError, follow, read_to_end
+from accessflow.entrypoints.cli_support import settings_of
 from accessflow.entrypoints.dlq_entries import DlqEntry, Selection, as_text, preview
 from accessflow.settings import Settings
 
 T = TypeVar("T")
-
-
-def _settings(ctx: click.Context) -> Settings:
-    # Imported late: cli.py imports this module at its end, and under ``python -m`` the
-    # running cli module is ``__main__``, so a top-level import would be circular.
-    from accessflow.entrypoints.cli import _settings as read_settings
-
-    return read_settings(ctx)
 
 
 def _run(coro: Coroutine[Any, Any, T]) -> T:
@@ -106,7 +99,7 @@ def dlq() -> None:
 @click.pass_context
 def dlq_list(ctx: click.Context, json_: bool, limit: int | None, selection: Selection) -> None:
     """List the DLQ from its beginning to its current end (per-partition order)."""
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     entries = _run(_select(settings, selection, limit))
     _echo_entries(entries, _as_json(json_))
 
@@ -127,7 +120,7 @@ def dlq_replay(
     """
     if selection.empty and not all_:
         raise click.UsageError("select entries with a filter (--code, --key, …) or --all")
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     selected = _run(_select(settings, selection, None))
     entries = [entry for entry in selected if not entry.reference]
     for entry in selected:
@@ -186,7 +179,7 @@ def events_tail(
     timeout: float | None,
 ) -> None:
     """Print events as they arrive. With --count and --timeout, exit 1 if fewer arrived."""
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     stream = follow(
         settings, settings.events_topic, from_beginning=from_beginning, timeout_s=timeout
     )

@@ -20,18 +20,12 @@ import orjson
 from accessflow.adapters.postgres import parked as store
 from accessflow.adapters.postgres.parked import ParkedEvent
 from accessflow.adapters.postgres.pool import Conn, connect
+from accessflow.entrypoints.cli_support import settings_of
 from accessflow.logs import get_logger
 from accessflow.settings import Settings
 
 T = TypeVar("T")
 log = get_logger("accessflow.outbox")
-
-
-def _settings(ctx: click.Context) -> Settings:
-    # Imported late, as cli_ops does: cli.py imports this module at its end.
-    from accessflow.entrypoints.cli import _settings as read_settings
-
-    return read_settings(ctx)
 
 
 def _with_connection(settings: Settings, work: Callable[[Conn], Awaitable[T]]) -> T:
@@ -114,7 +108,7 @@ def parked() -> None:
 def parked_list(ctx: click.Context, json_: bool) -> None:
     """Show parked events in their original order: id, event id, request, type, size,
     reason, when parked and the error."""
-    _echo(_with_connection(_settings(ctx), store.list_parked), json_)
+    _echo(_with_connection(settings_of(ctx), store.list_parked), json_)
 
 
 @parked.command("retry")
@@ -124,7 +118,7 @@ def parked_list(ctx: click.Context, json_: bool) -> None:
 def parked_retry(ctx: click.Context, event_ids: tuple[str, ...], all_: bool) -> None:
     """Move parked events (by id or event id) back into the outbox, in their original
     order; the relay publishes them, or parks them again if the topic still refuses."""
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     chosen = _chosen(settings, event_ids, all_)
     schema = settings.database_schema
 
@@ -156,7 +150,7 @@ def parked_drop(
     """
     if not yes:
         raise click.UsageError("dropping deletes events for good: add --yes")
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     chosen = _chosen(settings, event_ids, all_)
     schema = settings.database_schema
 

@@ -19,6 +19,7 @@ import orjson
 import uvicorn
 
 from accessflow import bootstrap
+from accessflow.adapters.catalog_file import read_catalog_file
 from accessflow.adapters.connectors_config import ConnectorsConfig, ConnectorsConfigError
 from accessflow.adapters.kafka.producer import CLOUDEVENTS_HEADERS, make_producer
 from accessflow.adapters.postgres.catalog_store import apply_catalog
@@ -26,7 +27,6 @@ from accessflow.adapters.postgres.pool import connect
 from accessflow.api.app import create_app
 from accessflow.api.auth import mint_token
 from accessflow.api.exposure import check_exposure
-from accessflow.domain.catalog_file import read_catalog_file
 from accessflow.entrypoints.processes import run_worker
 from accessflow.logs import get_logger
 from accessflow.service.commands import create_command

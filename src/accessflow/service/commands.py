@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from accessflow.domain import limits
 from accessflow.domain.create import CreateAssignmentRequest
+from accessflow.domain.models.base import format_utc
 from accessflow.domain.models.text import DecisionJustificationText, IdText, Text
 from accessflow.domain.rules import Caller
 
@@ -116,7 +117,7 @@ def command_envelope(
         "data": {"requestId": str(request_id), **data},
     }
     if time is not None:
-        envelope["time"] = time.isoformat().replace("+00:00", "Z")
+        envelope["time"] = format_utc(time)
     if traceparent:
         envelope["traceparent"] = traceparent
     return envelope

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from accessflow.domain import states
 from accessflow.domain.approval_states import new_approval
 from accessflow.domain.codes import ReasonCode
+from accessflow.domain.create import CreateAssignmentRequest
 from accessflow.domain.enums import RequestState, SubjectType
 from accessflow.domain.errors import DomainError
 from accessflow.domain.models.common import AccessPackageSubject
 from accessflow.domain.models.packages import AccessPackage
+from accessflow.domain.models.requests import AccessPackageAssignmentRequest
 from accessflow.domain.rules import Decision, evaluate_create
 from accessflow.domain.view import OpenRequest
 from accessflow.service.approvals import stage_timers
@@ -67,28 +70,19 @@ class CreateHandler:
         body = data.request
         resolved = decision.resolved
         package_id = resolved.access_package_id if resolved else body.access_package_id
-        target_id = (resolved.target_id if resolved else None) or body.target_id
-        assignment = body.assignment.model_copy(
-            update={
-                "access_package_id": package_id,
-                "assignment_policy_id": (
-                    resolved.assignment_policy_id if resolved else body.assignment_policy_id
-                ),
-                "target_id": target_id,
-            }
-        )
         package = self.view.package(package_id) if package_id else None
-        request = states.submit(
-            body.model_copy(update={"assignment": assignment}),
-            request_id=str(cmd.request_id),
-            now=self.recorder.now,
+        request = submitted_request(
+            body,
+            decision,
+            cmd.request_id,
+            self.recorder.now,
             requestor=self._subject(data.requestor.object_id),
             access_package=_slim(package),
         )
         return StoredRequest(
             request=request,
             sequence=1,
-            target_id=target_id,
+            target_id=(resolved.target_id if resolved else None) or body.target_id,
             access_package_id=package_id,
             requestor_id=data.requestor.object_id,
             assignment_id=(resolved.assignment_id if resolved else None) or body.assignment_id,
@@ -102,6 +96,51 @@ class CreateHandler:
             email=user.mail if user else None,
             subject_type=SubjectType.USER,
         )
+
+
+def submitted_request(
+    body: CreateAssignmentRequest,
+    decision: Decision,
+    request_id: uuid.UUID,
+    now: datetime,
+    *,
+    requestor: AccessPackageSubject | None = None,
+    access_package: AccessPackage | None = None,
+) -> AccessPackageAssignmentRequest:
+    """The request as it is recorded on ``submitted``, its assignment naming what the rules
+    resolved (package, policy, target): the worker's record and the API's create answer."""
+    resolved = decision.resolved
+    assignment = body.assignment.model_copy(
+        update={
+            "access_package_id": (
+                resolved.access_package_id if resolved else body.access_package_id
+            ),
+            "assignment_policy_id": (
+                resolved.assignment_policy_id if resolved else body.assignment_policy_id
+            ),
+            "target_id": (resolved.target_id if resolved else None) or body.target_id,
+        }
+    )
+    return states.submit(
+        body.model_copy(update={"assignment": assignment}),
+        request_id=str(request_id),
+        now=now,
+        requestor=requestor,
+        access_package=access_package,
+    )
+
+
+def create_lookups(
+    requestor_id: str, body: CreateAssignmentRequest
+) -> tuple[set[str], set[str], set[str]]:
+    """The user ids, mails and assignment ids the create rules may look up: the view both
+    the worker's batch and the API's pre-check read."""
+    users = {requestor_id}
+    if body.target_id:
+        users.add(body.target_id)
+    mails = {body.target_email} if body.target_email else set()
+    assignments = {body.assignment_id} if body.assignment_id else set()
+    return users, mails, assignments
 
 
 def _slim(package: AccessPackage | None) -> AccessPackage | None:

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from accessflow.domain import states
 from accessflow.domain.errors import DomainError
 from accessflow.service.commands import CancelData, CreateData, DecideData, ReprocessData
-from accessflow.service.create import CreateHandler
+from accessflow.service.create import CreateHandler, create_lookups
 from accessflow.service.events import ReasonDetail, RejectionReason
 from accessflow.service.fulfil import Fulfilment
 from accessflow.service.lifecycle import LifecycleHandler
@@ -190,14 +190,9 @@ def _wanted(
             continue
         data = item.data
         if isinstance(data, CreateData):
-            users.add(data.requestor.object_id)
-            body = data.request
-            if body.target_id:
-                users.add(body.target_id)
-            if body.target_email:
-                mails.add(body.target_email)
-            if body.assignment_id:
-                assignments.add(body.assignment_id)
+            wanted = create_lookups(data.requestor.object_id, data.request)
+            for into, ids in zip((users, mails, assignments), wanted, strict=True):
+                into.update(ids)
         elif isinstance(data, DecideData):
             users.add(data.reviewer.object_id)
         else:

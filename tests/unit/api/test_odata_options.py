@@ -24,7 +24,7 @@ from accessflow.api.odata import (
     parse_options,
 )
 from accessflow.api.odata_filter import MAX_COMPARISONS, MAX_LITERAL_CHARS
-from accessflow.api.routes_catalog import PACKAGES
+from accessflow.api.routes_packages import PACKAGES
 from accessflow.api.routes_requests import REQUESTS
 
 ROW = ["2026-01-01T00:00:00+00:00", "a914b616-e04e-476b-aa37-91038f0b165b"]

@@ -24,6 +24,7 @@ from domain_support import (
     policy_in,
 )
 
+from accessflow.adapters.catalog_file import parse_catalog_text, read_catalog_file
 from accessflow.domain import (
     AllowedTargetScope,
     CatalogValidationError,
@@ -31,8 +32,6 @@ from accessflow.domain import (
     ReasonCode,
     UserType,
     load_catalog,
-    parse_catalog_text,
-    read_catalog_file,
 )
 from accessflow.domain.models import GroupMembers, RequestorManager
 

@@ -14,12 +14,12 @@ from domain_support import (
     assignment,
 )
 
+from accessflow.adapters.catalog_file import read_catalog_file
 from accessflow.domain import (
     AccessPackageAssignment,
     DirectoryView,
     InMemoryView,
     OpenRequest,
-    read_catalog_file,
 )
 
 

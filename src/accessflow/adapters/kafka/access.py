@@ -27,7 +27,7 @@ from aiokafka.errors import (
 from aiokafka.protocol.metadata import MetadataRequest
 
 from accessflow.adapters.kafka.options import client_options
-from accessflow.settings import Settings
+from accessflow.settings_base import KafkaConnectionSettings
 
 #: Errors no retry can fix: the broker refused who we are or how we connect.
 REFUSALS: tuple[type[BaseException], ...] = (
@@ -53,7 +53,7 @@ class _Startable(Protocol):
     async def start(self) -> Any: ...
 
 
-def describe(exc: BaseException, settings: Settings) -> str | None:
+def describe(exc: BaseException, settings: KafkaConnectionSettings) -> str | None:
     """The one-line reason a refusal happened, or None when ``exc`` is not a refusal."""
     protocol = settings.kafka_security_protocol.value
     where = settings.kafka_bootstrap_servers
@@ -82,7 +82,7 @@ def describe(exc: BaseException, settings: Settings) -> str | None:
     return None
 
 
-async def start_client(client: _Startable, settings: Settings) -> None:
+async def start_client(client: _Startable, settings: KafkaConnectionSettings) -> None:
     """``client.start()``; on failure, raise :class:`KafkaAccessRefused` if the broker refused
     us, else the original (transient) error."""
     try:
@@ -94,7 +94,7 @@ async def start_client(client: _Startable, settings: Settings) -> None:
         raise
 
 
-async def refusal(settings: Settings) -> str | None:
+async def refusal(settings: KafkaConnectionSettings) -> str | None:
     """Connect to each bootstrap server as accessflow's clients do; the reason the first
     one that answered refused us, or None when none refused (down, or fine after all)."""
     options = client_options(settings)
@@ -140,7 +140,7 @@ async def _handshake(host: str, port: int, options: dict[str, Any]) -> None:
         conn.close()
 
 
-def _closed_reason(server: str, settings: Settings) -> str:
+def _closed_reason(server: str, settings: KafkaConnectionSettings) -> str:
     protocol = settings.kafka_security_protocol.value
     return (
         f"Kafka at {server} closed the connection on every try "

@@ -24,7 +24,7 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from accessflow.adapters.kafka.options import client_options
 from accessflow.adapters.kafka.producer import MAX_BATCH_SIZE, MAX_REQUEST_SIZE
 from accessflow.logs import get_logger
-from accessflow.settings import Settings
+from accessflow.settings_base import KafkaConnectionSettings
 
 log = get_logger(__name__)
 
@@ -55,11 +55,11 @@ class Budget:
         return self.value_bytes + RECORD_OVERHEAD_BYTES
 
 
-def event_budget(settings: Settings) -> Budget:
+def event_budget(settings: KafkaConnectionSettings) -> Budget:
     return Budget(settings.events_topic, settings.max_event_bytes, "ACCESSFLOW_MAX_EVENT_BYTES")
 
 
-def command_budget(settings: Settings) -> Budget:
+def command_budget(settings: KafkaConnectionSettings) -> Budget:
     return Budget(
         settings.commands_topic, settings.max_command_bytes, "ACCESSFLOW_MAX_COMMAND_BYTES"
     )
@@ -85,7 +85,9 @@ def problems(budget: Budget, topic_max_bytes: int | None) -> list[str]:
     return found
 
 
-async def describe_max_message_bytes(settings: Settings, topics: list[str]) -> dict[str, int]:
+async def describe_max_message_bytes(
+    settings: KafkaConnectionSettings, topics: list[str]
+) -> dict[str, int]:
     """Each existing topic's ``max.message.bytes`` as the broker reports it (a topic that
     does not exist yet is left out: it is checked once ``topics ensure`` has made it)."""
     admin = AIOKafkaAdminClient(**client_options(settings))
@@ -113,7 +115,7 @@ async def describe_max_message_bytes(settings: Settings, topics: list[str]) -> d
     return found
 
 
-async def check_topic_limits(settings: Settings, budgets: list[Budget]) -> None:
+async def check_topic_limits(settings: KafkaConnectionSettings, budgets: list[Budget]) -> None:
     """Raise :class:`TopicLimitError` naming every budget the broker or producer refuses."""
     limits = await describe_max_message_bytes(settings, [b.topic for b in budgets])
     found = [p for budget in budgets for p in problems(budget, limits.get(budget.topic))]
@@ -131,7 +133,7 @@ async def check_topic_limits(settings: Settings, budgets: list[Budget]) -> None:
         )
 
 
-async def topic_max_message_bytes(settings: Settings, topic: str) -> int | None:
+async def topic_max_message_bytes(settings: KafkaConnectionSettings, topic: str) -> int | None:
     """The topic's ``max.message.bytes``; None when the broker does not say (no
     DescribeConfigs permission, an old broker): the caller then knows less, never stops."""
     try:
@@ -171,7 +173,9 @@ class TopicLimits:
     events must not see them parked again against the old one.
     """
 
-    def __init__(self, settings: Settings, topic: str, *, max_age: float = 1.0) -> None:
+    def __init__(
+        self, settings: KafkaConnectionSettings, topic: str, *, max_age: float = 1.0
+    ) -> None:
         self._settings = settings
         self._topic = topic
         self._max_age = max_age

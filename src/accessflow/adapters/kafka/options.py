@@ -5,10 +5,10 @@ from __future__ import annotations
 import ssl
 from typing import Any
 
-from accessflow.settings import KafkaSecurityProtocol, Settings
+from accessflow.settings_base import KafkaConnectionSettings, KafkaSecurityProtocol
 
 
-def client_options(settings: Settings) -> dict[str, Any]:
+def client_options(settings: KafkaConnectionSettings) -> dict[str, Any]:
     """Bootstrap servers plus the SASL/SSL passthrough for real clusters."""
     options: dict[str, Any] = {
         "bootstrap_servers": settings.kafka_bootstrap_servers,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiokafka import AIOKafkaProducer
 
 from accessflow.adapters.kafka.options import client_options
-from accessflow.settings import Settings
+from accessflow.settings_base import KafkaConnectionSettings
 
 CLOUDEVENTS_HEADERS = [("content-type", b"application/cloudevents+json")]
 #: The largest request (and so the largest record) a producer sends: aiokafka's default,
@@ -22,7 +22,7 @@ MAX_REQUEST_SIZE = 1024 * 1024
 MAX_BATCH_SIZE = 256 * 1024
 
 
-def make_producer(settings: Settings, *, linger_ms: int = 5) -> AIOKafkaProducer:
+def make_producer(settings: KafkaConnectionSettings, *, linger_ms: int = 5) -> AIOKafkaProducer:
     # Idempotence (implies acks=all) keeps per-partition order across internal retries,
     # which is what keeps one request's events in sequence order on the topic.
     return AIOKafkaProducer(

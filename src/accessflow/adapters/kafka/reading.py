@@ -18,7 +18,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from accessflow.adapters.kafka.access import start_client
 from accessflow.adapters.kafka.options import client_options
-from accessflow.settings import Settings
+from accessflow.settings_base import KafkaConnectionSettings
 
 _POLL_MS = 500
 _METADATA_ATTEMPTS = 20
@@ -30,7 +30,7 @@ class TopicNotFoundError(LookupError):
 
 @asynccontextmanager
 async def assigned_consumer(
-    settings: Settings, topic: str
+    settings: KafkaConnectionSettings, topic: str
 ) -> AsyncIterator[tuple[AIOKafkaConsumer, list[TopicPartition]]]:
     """A started group-less consumer assigned every partition of ``topic``; stopped on exit.
 
@@ -64,7 +64,9 @@ async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
     raise TopicNotFoundError(f"topic {topic!r} has no partitions in the cluster metadata")
 
 
-async def read_to_end(settings: Settings, topic: str) -> AsyncGenerator[ConsumerRecord, None]:
+async def read_to_end(
+    settings: KafkaConnectionSettings, topic: str
+) -> AsyncGenerator[ConsumerRecord, None]:
     """Every record of ``topic`` from the beginning up to its end as of the call.
 
     The end offsets are a snapshot taken before reading, so records published meanwhile are
@@ -88,14 +90,14 @@ async def read_to_end(settings: Settings, topic: str) -> AsyncGenerator[Consumer
                     pending.discard(tp)
 
 
-async def read_all(settings: Settings, topic: str) -> list[ConsumerRecord]:
+async def read_all(settings: KafkaConnectionSettings, topic: str) -> list[ConsumerRecord]:
     """:func:`read_to_end` collected into a list (tests and small topics)."""
     return [record async for record in read_to_end(settings, topic)]
 
 
 @asynccontextmanager
 async def following(
-    settings: Settings,
+    settings: KafkaConnectionSettings,
     topic: str,
     *,
     from_beginning: bool = False,
@@ -124,7 +126,7 @@ async def following(
 
 
 async def follow(
-    settings: Settings,
+    settings: KafkaConnectionSettings,
     topic: str,
     *,
     from_beginning: bool = False,

@@ -16,6 +16,7 @@ from accessflow.domain.catalog import Catalog
 from accessflow.domain.models.packages import AccessPackage, AccessPackageCatalog
 from accessflow.domain.models.policies import AccessPackageAssignmentPolicy
 from accessflow.domain.models.requests import to_graph
+from accessflow.service.read_model import CatalogObjects
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,16 +103,6 @@ async def _copy_upsert(
         f"INSERT INTO {table} ({cols}) SELECT DISTINCT ON (id) {cols} FROM {staging} "
         f"ON CONFLICT (id) DO UPDATE SET {updates}"
     )
-
-
-@dataclass(frozen=True)
-class CatalogObjects:
-    """The few, rarely changing parts of the catalog every batch needs, cached by version."""
-
-    version: int
-    catalogs: dict[str, AccessPackageCatalog]
-    packages: dict[str, AccessPackage]
-    policies: dict[str, AccessPackageAssignmentPolicy]
 
 
 async def catalog_version(conn: Conn) -> int:

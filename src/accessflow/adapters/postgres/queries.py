@@ -12,57 +12,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 import asyncpg
 
 from accessflow.adapters.postgres.pool import Conn
-from accessflow.domain.filters import Comparison
 from accessflow.service.ports import canonical_uuids
-
-Scope = Literal["visible", "target", "createdBy", "approver"]
-
-
-@dataclass(frozen=True)
-class Keyset:
-    created_at: datetime
-    id: uuid.UUID
-
-
-@dataclass(frozen=True)
-class PageQuery:
-    filters: tuple[Comparison, ...] = ()
-    limit: int = 100
-    descending: bool = False
-    after: Keyset | None = None
-    # Restrict to one user's rows: ``visible`` = what a non-admin may read.
-    user: str | None = None
-    scope: Scope = "visible"
-
-
-@dataclass(frozen=True)
-class RequestRow:
-    id: uuid.UUID
-    created_at: datetime
-    state: str
-    completed_at: datetime | None
-    requestor_id: str | None
-    target_id: str | None
-    access_package_id: str | None
-    assignment_id: str | None
-    document: dict[str, Any]
-    approval: dict[str, Any] | None
-
-
-@dataclass(frozen=True)
-class AssignmentRow:
-    id: uuid.UUID
-    created_at: datetime
-    target_id: str
-    document: dict[str, Any]
-
+from accessflow.service.read_model import AssignmentRow, PageQuery, RequestRow, Scope
 
 _OPS = {"eq": "=", "gt": ">", "ge": ">=", "lt": "<", "le": "<="}
 
@@ -76,6 +32,7 @@ REQUEST_FIELDS: Mapping[str, str] = {
 ASSIGNMENT_FIELDS: Mapping[str, str] = {
     "state": "state",
     "accessPackage/id": "lower(access_package_id)",
+    "assignmentPolicy/id": "lower(assignment_policy_id)",
     "target/objectId": "lower(target_id)",
 }
 
@@ -103,6 +60,20 @@ _SCOPES: Mapping[Scope, str] = {
     "visible": "(lower(requestor_id) = {p} OR lower(target_id) = {p} OR " + _APPROVER_EVER + ")",
 }
 
+# Assignments: non-admins see those they are the target of (``visible``, ``target``), or
+# those an add request they made created (``createdBy``).
+_ASSIGNMENT_SCOPES: Mapping[Scope, str] = {
+    "visible": "lower(target_id) = {p}",
+    "target": "lower(target_id) = {p}",
+    "createdBy": """EXISTS (SELECT 1 FROM assignment_requests r
+        WHERE r.assignment_id = assignments.id::text AND lower(r.requestor_id) = {p}
+          AND r.request_type IN ('userAdd', 'adminAdd', 'systemAdd', 'onBehalfAdd'))""",
+}
+# additionalAccess: the target also holds another package, live.
+_HOLDING = """(state <> 'expired' AND EXISTS (SELECT 1 FROM assignments other
+    WHERE other.target_id = assignments.target_id AND other.state <> 'expired'
+      AND lower(other.access_package_id) = {p}))"""
+
 
 class _Args:
     def __init__(self) -> None:
@@ -113,17 +84,23 @@ class _Args:
         return f"${len(self.values)}"
 
 
+def _where(
+    fields: Mapping[str, str], query: PageQuery, scopes: Mapping[Scope, str], arg: _Args
+) -> list[str]:
+    """The conditions of a query: its filters and the caller's scope, without the keyset."""
+    where = [f"{fields[c.field]} {_OPS[c.op]} {arg(c.value)}" for c in query.filters]
+    if query.user is not None:
+        where.append(scopes[query.scope].format(p=arg(query.user.lower())))
+    if query.holding is not None:
+        where.append(_HOLDING.format(p=arg(query.holding.lower())))
+    return where
+
+
 def _page_sql(
     table: str, columns: str, fields: Mapping[str, str], query: PageQuery, scopes: bool
 ) -> tuple[str, list[Any]]:
     arg = _Args()
-    where = [f"{fields[c.field]} {_OPS[c.op]} {arg(c.value)}" for c in query.filters]
-    if query.user is not None:
-        placeholder = arg(query.user.lower())
-        if scopes:
-            where.append(_SCOPES[query.scope].format(p=placeholder))
-        else:
-            where.append(f"lower(target_id) = {placeholder}")
+    where = _where(fields, query, _SCOPES if scopes else _ASSIGNMENT_SCOPES, arg)
     if query.after is not None:
         cmp = "<" if query.descending else ">"
         where.append(
@@ -135,6 +112,25 @@ def _page_sql(
         sql += " WHERE " + " AND ".join(where)
     sql += f" ORDER BY created_at {direction}, id {direction} LIMIT {arg(query.limit + 1)}"
     return sql, arg.values
+
+
+async def _count(
+    conn: Conn, table: str, fields: Mapping[str, str], query: PageQuery, scopes: bool
+) -> int:
+    arg = _Args()
+    where = _where(fields, query, _SCOPES if scopes else _ASSIGNMENT_SCOPES, arg)
+    sql = f"SELECT count(*) FROM {table}" + (" WHERE " + " AND ".join(where) if where else "")
+    total: int = await conn.fetchval(sql, *arg.values)
+    return total
+
+
+async def count_requests(conn: Conn, query: PageQuery) -> int:
+    """How many requests match ``query``'s filters and scope (its keyset and limit aside)."""
+    return await _count(conn, "assignment_requests", REQUEST_FIELDS, query, True)
+
+
+async def count_assignments(conn: Conn, query: PageQuery) -> int:
+    return await _count(conn, "assignments", ASSIGNMENT_FIELDS, query, False)
 
 
 def _request(row: asyncpg.Record) -> RequestRow:
@@ -203,3 +199,15 @@ async def assignment_target(conn: Conn, assignment_id: str) -> str | None:
         "SELECT target_id FROM assignments WHERE id = $1", wanted[0]
     )
     return target
+
+
+async def assignment_requestors(conn: Conn, assignment_id: uuid.UUID) -> list[str]:
+    """Who made the add requests that created an assignment (``filterByCurrentUser
+    (on='createdBy')``'s rule, for a read by id)."""
+    rows = await conn.fetch(
+        "SELECT requestor_id FROM assignment_requests WHERE assignment_id = $1 "
+        "AND request_type IN ('userAdd', 'adminAdd', 'systemAdd', 'onBehalfAdd') "
+        "AND requestor_id IS NOT NULL",
+        str(assignment_id),
+    )
+    return [row["requestor_id"] for row in rows]

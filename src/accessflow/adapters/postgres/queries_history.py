@@ -14,11 +14,9 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Collection
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
 
 from accessflow.adapters.postgres.pool import Conn
+from accessflow.service.read_model import HistoryRow
 
 _HISTORY = """
 SELECT h.request_id, h.sequence, h.previous_state, h.state, h.status, h.reason,
@@ -29,32 +27,6 @@ LEFT JOIN processed_commands c ON c.command_id = h.causation_id
 WHERE h.request_id = ANY($1::uuid[])
 ORDER BY h.request_id, h.sequence
 """
-
-
-_NOT_COMMANDS = frozenset({"timer", "delivery"})
-
-
-@dataclass(frozen=True)
-class HistoryRow:
-    request_id: uuid.UUID
-    sequence: int
-    previous_state: str | None
-    state: str
-    status: str
-    reason: dict[str, Any] | None
-    causation_id: str
-    command_type: str | None  # the processed command's type, when a command caused it
-    occurred_at: datetime
-
-    @property
-    def cause_type(self) -> str:
-        """``timer`` or ``delivery`` for those causes (the worker's ledger records fired
-        timers too, as ``accessflow.timer.fired``, but a timer is not a command), else the
-        command's type."""
-        prefix, separator, _ = self.causation_id.partition(":")
-        if separator and prefix in _NOT_COMMANDS:
-            return prefix
-        return self.command_type or "unknown"
 
 
 async def get_history(

@@ -10,22 +10,11 @@ two) may be taken over: the same command is produced again, which the worker app
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from accessflow.adapters.postgres.pool import Conn
-
-
-@dataclass(frozen=True)
-class IdempotencyRecord:
-    request_id: uuid.UUID
-    body_hash: str
-    state: str  # pending | done
-    command: dict[str, Any]
-    response: dict[str, Any] | None
-    stale: bool
-
+from accessflow.service.read_model import IdempotencyRecord
 
 _SELECT = """
 SELECT request_id, body_hash, state, command, response, created_at < now() - $3::interval AS stale

@@ -14,11 +14,7 @@ from datetime import datetime
 
 import asyncpg
 
-from accessflow.adapters.postgres.catalog_store import (
-    CatalogObjects,
-    catalog_version,
-    load_catalog_objects,
-)
+from accessflow.adapters.postgres.catalog_store import catalog_version, load_catalog_objects
 from accessflow.adapters.postgres.pool import Conn
 from accessflow.adapters.postgres.view import load_view
 from accessflow.adapters.postgres.writes import save_changes
@@ -34,6 +30,7 @@ from accessflow.service.ports import (
     Timer,
     uuids,
 )
+from accessflow.service.read_model import CatalogObjects
 
 
 class PgUnitOfWork:

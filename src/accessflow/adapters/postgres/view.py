@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection
 
-from accessflow.adapters.postgres.catalog_store import CatalogObjects
 from accessflow.adapters.postgres.pool import Conn
 from accessflow.domain.catalog import Catalog
 from accessflow.domain.models.packages import DirectoryGroup, DirectoryUser
@@ -20,6 +19,7 @@ from accessflow.domain.models.requests import AccessPackageAssignment
 from accessflow.domain.models.subjects import GroupMembers
 from accessflow.domain.view import InMemoryView, OpenRequest
 from accessflow.service.ports import canonical_uuids
+from accessflow.service.read_model import CatalogObjects
 
 _USERS = """
 WITH RECURSIVE chain(id, depth) AS (

@@ -1,5 +1,6 @@
-"""Reading a catalog file: the only domain module that touches a file, and the only one
-that imports yaml. JSON is read as JSON; anything else as YAML (a superset of JSON)."""
+"""Reading a catalog file into the domain's :class:`~accessflow.domain.catalog.Catalog`:
+file and YAML at the edge, validation by the domain's pure :func:`load_catalog`. JSON is
+read as JSON; anything else as YAML (a superset of JSON)."""
 
 from __future__ import annotations
 
