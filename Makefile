@@ -38,8 +38,8 @@ test: install lint typecheck tools ## Lint, type-check and run every test (unit,
 tools: install ## Build Helm, kubeconform, promtool and the Kubernetes schemas (pinned; cached under ~/.cache/accessflow/tools)
 	PYTHON=$(BIN)/python deploy/tools/install
 
-test-unit: install ## Unit tests only (no Kafka or PostgreSQL needed)
-	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
+test-unit: install ## Every test that needs no Kafka, PostgreSQL or deploy tools (markers say which)
+	$(BIN)/pytest -m "not integration and not e2e and not deploy" $(PYTEST_ARGS)
 
 lint: install ## ruff check and ruff format --check
 	$(BIN)/ruff check src tests deploy
@@ -52,7 +52,7 @@ format: install ## Apply ruff's fixes and formatting
 typecheck: install ## mypy --strict on src/
 	$(BIN)/mypy
 
-diagram: install ## Regenerate the state diagram in README.md and docs/ from the transition table
+diagram: install ## Regenerate the state diagrams in README.md and docs/ from the transition tables
 	$(BIN)/python -m accessflow.domain.diagram README.md docs/domain.md docs/lifecycle.md
 
 bench: install ## Benchmark the worker against a naive worker and a raw pipe (writes bench-results.json)

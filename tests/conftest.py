@@ -13,21 +13,15 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 import pytest
+from isolation import isolated_settings, subprocess_environment
 
 from accessflow.settings import Settings
-
-# pytest's importlib mode puts no test folder on sys.path; the helpers shared by the suites
-# (commands, stores, isolation, the webhook receiver) live in tests/support.
-sys.path.insert(0, str(Path(__file__).resolve().parent / "support"))
-
-from isolation import isolated_settings, subprocess_environment
 
 ROOT = Path(__file__).resolve().parents[1]
 STACK = ROOT / "deploy" / "local" / "stack"
@@ -74,11 +68,29 @@ def pytest_report_header(config: pytest.Config) -> str:
     return f"accessflow backend: {descriptions[backend_choice()]}"
 
 
+#: A test that uses one of these starts accessflow's own processes (``e2e``), or else needs
+#: the real PostgreSQL and Kafka (``integration``), whichever folder it lives in; so
+#: ``-m "not integration and not e2e"`` runs exactly the tests that need no services. A test
+#: that starts services some other way says so with a marker of its own.
+E2E_FIXTURES = frozenset({"e2e", "e2e_module"})
+INTEGRATION_FIXTURES = frozenset({"backend", "settings"})
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         parts = Path(str(item.fspath)).relative_to(ROOT / "tests").parts
-        if parts[0] in ("integration", "e2e", "deploy"):
-            item.add_marker(getattr(pytest.mark, parts[0]))
+        if parts[0] == "deploy":  # every test there needs the tools deploy/tools/install builds
+            item.add_marker(pytest.mark.deploy)
+        if item.get_closest_marker("e2e") or item.get_closest_marker("integration"):
+            continue
+        used = set(getattr(item, "fixturenames", ()))
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None:  # a parametrized argument, not the fixture of that name
+            used -= set(callspec.params)
+        if used & E2E_FIXTURES:
+            item.add_marker(pytest.mark.e2e)
+        elif used & INTEGRATION_FIXTURES:
+            item.add_marker(pytest.mark.integration)
 
 
 def _local_stack() -> Backend:

@@ -6,7 +6,7 @@ and going through stdlib ``logging`` (a LogRecord, handler locks, ``ProcessorFor
 more CPU than deciding the request. Records from stdlib loggers (aiokafka, asyncpg, uvicorn,
 warnings) still go through the same processors and renderer via ``ProcessorFormatter`` on the
 root handler, writing to the same stream, so one process writes one format. Context bound
-with :func:`bound` (contextvars) appears on every line logged inside the block, including the
+with ``structlog.contextvars`` appears on every line logged inside the block, including the
 libraries' lines, because both chains merge contextvars.
 """
 
@@ -15,8 +15,6 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any, TextIO
 
 import orjson
@@ -208,14 +206,3 @@ def get_logger(name: str) -> FilteringBoundLogger:
     """A structlog logger named ``name`` (shown as ``logger`` on every line)."""
     logger: FilteringBoundLogger = structlog.get_logger(name)
     return logger
-
-
-@contextmanager
-def bound(**context: Any) -> Iterator[None]:
-    """Bind ``context`` to every line logged inside the block, then restore the previous values.
-
-    Backed by contextvars, so concurrent asyncio tasks (the consumer, the relay, the timer and
-    delivery loops) keep their own context and stdlib loggers called inside the block carry it.
-    """
-    with structlog.contextvars.bound_contextvars(**context):
-        yield

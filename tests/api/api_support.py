@@ -1,5 +1,5 @@
 """Ids of examples/catalog.yaml and helpers shared by the API tests (imported by name:
-pytest's importlib mode does not put test folders on sys.path, conftest.py does)."""
+this folder is on pytest's ``pythonpath``)."""
 
 from __future__ import annotations
 

@@ -5,23 +5,20 @@ from ``tests/e2e/conftest.py``."""
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import socket
 import sys
-import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from pydantic import SecretStr
-
-sys.path.insert(0, str(Path(__file__).parent))
-
 from api_support import ADMIN_ROLE, CATALOG, ROOT, SECRET, Api
+from polling import eventually
+from pydantic import SecretStr
 
 from accessflow import bootstrap
 from accessflow.adapters.catalog_file import read_catalog_file
@@ -105,15 +102,14 @@ def served(e2e: Any) -> Served:
     env = {"ACCESSFLOW_AUTH_HS256_SECRET": SECRET, "ACCESSFLOW_AUTH_ADMIN_ROLE": ADMIN_ROLE}
     process = e2e.start_process("api", "--port", str(port), env=env)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
+
+    def healthy() -> bool:
         assert process.proc.poll() is None, process.log.read_text()
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            assert time.monotonic() < deadline, "accessflow api did not start in 30 s"
-            time.sleep(0.1)  # polling a starting process: bounded by the deadline above
+        return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
+
+    asyncio.run(
+        eventually(healthy, what="accessflow api to start", retry_on=(httpx.TransportError,))
+    )
     settings = e2e.settings.model_copy(
         update={"auth_hs256_secret": SecretStr(SECRET), "auth_admin_role": ADMIN_ROLE}
     )

@@ -13,6 +13,7 @@ from typing import Any
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from api_support import MEGAN, REQUESTS, SALES, read_topic, sales_body
+from polling import eventually
 
 from accessflow.adapters.kafka.limits import describe_max_message_bytes
 from accessflow.settings import Settings
@@ -33,13 +34,13 @@ async def _lower_limit(settings: Settings) -> None:
 
 async def eventually_lowered(settings: Settings) -> None:
     """The broker applies a config change asynchronously: wait until it says so."""
-    for _ in range(100):
+
+    async def lowered() -> bool:
         limits = await describe_max_message_bytes(settings, [settings.commands_topic])
-        if limits.get(settings.commands_topic) == 512:
-            await asyncio.sleep(0.5)  # described by the controller, then applied by the log
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError("the broker never took max.message.bytes=512")
+        return limits.get(settings.commands_topic) == 512
+
+    await eventually(lowered, seconds=10, what="the broker to take max.message.bytes=512")
+    await asyncio.sleep(0.5)  # described by the controller, then applied by the log
 
 
 def _submit(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

@@ -3,16 +3,9 @@ and against PostgreSQL (the test's own schema, migrated, with the example catalo
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
-
-# pytest's importlib mode does not put test folders on sys.path; the shared helpers live in
-# tests/support.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
-
 from broker_support import BrokerHarness, KafkaHarness, MemoryHarness
 from store_support import Harness, memory_harness, postgres_harness
 

@@ -34,6 +34,7 @@ from command_support import (
 from store_support import Harness
 
 from accessflow.domain.catalog import load_catalog
+from accessflow.domain.grant_states import GrantState
 from accessflow.service.connectors import GrantResult
 from accessflow.service.deliveries import RetryPolicy, lease_due, record
 from accessflow.service.delivery import assignment_id_for
@@ -44,7 +45,7 @@ from accessflow.service.events import (
     state_changed_event_id,
 )
 from accessflow.service.handlers import Outcome, handle_batch
-from accessflow.service.ports import Changes, GrantState
+from accessflow.service.ports import Changes
 from accessflow.service.types import Item
 
 
@@ -187,7 +188,7 @@ async def test_two_stage_approval_approved_twice_is_delivered(harness: Harness) 
     stored = await harness.probe.request(rid(1))
     assert stored is not None
     assert stored.approval is not None
-    assert [s["id"] for s in stored.approval["stages"]] == [
+    assert [s.id for s in stored.approval.stages] == [
         stage_id(rid(1), 0),
         stage_id(rid(1), 1),
     ]
@@ -204,7 +205,7 @@ async def test_two_stage_approval_approved_twice_is_delivered(harness: Harness) 
     stored = await harness.probe.request(rid(1))
     assert stored is not None
     assert stored.approval is not None
-    assert [s["reviewResult"] for s in stored.approval["stages"]] == ["Approved", "Approved"]
+    assert [s.review_result for s in stored.approval.stages] == ["Approved", "Approved"]
     assert await harness.probe.members_of(FINANCE_GROUP) == {MEGAN}
 
 

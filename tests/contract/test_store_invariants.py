@@ -10,7 +10,9 @@ import pytest
 from command_support import FINANCE, KAYO, MEGAN, NOW, rid
 from store_support import Harness
 
-from accessflow.domain.enums import RequestState, RequestType
+from accessflow.domain.approval_states import ApprovalRecord, StageRecord, expire
+from accessflow.domain.enums import ApprovalStageStatus, RequestState, RequestType
+from accessflow.domain.grant_states import GrantState
 from accessflow.domain.models.requests import AccessPackageAssignmentRequest
 from accessflow.domain.states import default_status
 from accessflow.service.ports import (
@@ -137,7 +139,7 @@ async def test_an_event_id_enters_the_outbox_once(harness: Harness) -> None:
 
 
 async def test_a_grant_needs_its_assignment(harness: Harness) -> None:
-    grant = Grant(uuid.UUID(int=7), "scope", "AadGroup", "group", "delivered")
+    grant = Grant(uuid.UUID(int=7), "scope", "AadGroup", "group", GrantState.DELIVERED)
     await refused(harness, Changes(grants=[grant]), "grants_assignment_id_fkey")
 
 
@@ -163,16 +165,35 @@ async def test_a_batch_sees_its_own_writes_before_the_commit(harness: Harness) -
         assert set(await store.load_requests([rid(1), rid(2)])) == {rid(1)}
 
 
+APPROVAL = ApprovalRecord(
+    str(rid(1)),
+    (
+        StageRecord(
+            id="stage-0",
+            index=0,
+            approvers=(KAYO,),
+            escalation_approvers=(),
+            justification_required=False,
+            duration_before_automatic_denial=None,
+            duration_before_escalation=None,
+            deny_after_seconds=None,
+            escalate_after_seconds=None,
+            status=ApprovalStageStatus.IN_PROGRESS,
+        ),
+    ),
+)
+
+
 async def test_mutating_what_a_batch_read_changes_nothing_stored(harness: Harness) -> None:
     """Requests handed out are copies: changes to them reach the store only through
     ``save``, as they were at that moment."""
     original = stored(rid(1))
-    original.approval = {"stages": [{"reviewResult": "NotReviewed"}]}
+    original.approval = APPROVAL
     await save(harness, Changes(requests={rid(1): original}))
     async with harness.uow.batch() as store:
         loaded = (await store.load_requests([rid(1)]))[rid(1)]
         assert loaded.approval is not None
-        loaded.approval["stages"][0]["reviewResult"] = "Approved"
+        loaded.approval = expire(loaded.approval, loaded.approval.stages[0])
         loaded.request = loaded.request.model_copy(update={"state": RequestState.DENIED})
         loaded.sequence = 9
     async with harness.uow.batch() as store:
@@ -187,4 +208,4 @@ async def test_mutating_what_a_batch_read_changes_nothing_stored(harness: Harnes
         1,
         None,
     )
-    assert original.approval == {"stages": [{"reviewResult": "NotReviewed"}]}
+    assert original.approval == APPROVAL

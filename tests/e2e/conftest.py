@@ -20,6 +20,7 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from isolation import isolated_settings, subprocess_environment
+from polling import eventually
 
 from accessflow.adapters.kafka.options import client_options
 from accessflow.service import commands
@@ -112,13 +113,19 @@ class WorkerProcess:
     async def logged(self, event: str, seconds: float = 60) -> None:
         """Wait until the process has logged ``event`` (a slow start on a busy machine is fine;
         dying first, or never logging it, fails the test with the log's tail)."""
-        for _ in range(int(seconds * 10)):
+
+        def logged() -> bool:
             if any(line["event"] == event for line in self.lines()):
-                return
+                return True
             assert self.running(), f"exited before logging {event}"
-            await asyncio.sleep(0.1)
-        self._show_tail(-1)
-        raise AssertionError(f"{self.log.name} did not log {event} within {seconds} s")
+            return False
+
+        try:
+            await eventually(logged, seconds=seconds, what=f"{self.log.name} to log {event}")
+        except AssertionError:
+            if self.proc.poll() is None:  # an exit already showed the tail
+                self._show_tail(-1)
+            raise
 
     def _show_tail(self, code: int) -> None:
         """A failing assertion on a process's exit then shows why it exited."""

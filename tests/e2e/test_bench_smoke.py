@@ -10,10 +10,13 @@ from pathlib import Path
 
 import asyncpg
 import orjson
+import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
 from accessflow.settings import Settings
 
+#: The bench starts accessflow's worker (and relay) processes itself.
+pytestmark = pytest.mark.e2e
 REQUESTS = 300
 
 

@@ -3,16 +3,15 @@ a real ``accessflow api``), run as users run them against the real stack and a r
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
+from polling import eventually
 
 from accessflow.client import wait_for_terminal
 
@@ -41,16 +40,13 @@ def run(
 
 
 async def _until_healthy(api: Any, url: str) -> None:
-    deadline = time.monotonic() + 30
     async with httpx.AsyncClient(base_url=url, timeout=1) as http:
-        while True:
+
+        async def healthy() -> bool:
             assert api.proc.poll() is None, api.log.read_text()
-            try:
-                if (await http.get("/healthz")).status_code == 200:
-                    return
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "accessflow api did not start in 30 s"
-                await asyncio.sleep(0.1)  # polling a starting process, bounded by the deadline
+            return (await http.get("/healthz")).status_code == 200
+
+        await eventually(healthy, what="accessflow api to start", retry_on=(httpx.TransportError,))
 
 
 def json_lines(text: str) -> list[dict[str, Any]]:

@@ -9,6 +9,7 @@ import urllib.error
 import urllib.request
 
 from deploy_support import PROMETHEUS_SERIES, exported_names, used_metric_names
+from polling import eventually
 
 
 def _free_port() -> int:
@@ -29,13 +30,10 @@ async def test_every_metric_of_the_alerts_and_dashboard_is_exported_by_a_worker(
     e2e.prepare(e2e.catalog(1))
     port = _free_port()
     worker = e2e.start_worker(env={"ACCESSFLOW_METRICS_PORT": str(port)})
-    exposition = None
-    for _ in range(300):
-        exposition = await asyncio.to_thread(_scrape, f"http://127.0.0.1:{port}/metrics")
-        if exposition is not None:
-            break
-        await asyncio.sleep(0.1)
-    assert exposition is not None, "the worker's /metrics never answered"
+    exposition = await eventually(
+        lambda: asyncio.to_thread(_scrape, f"http://127.0.0.1:{port}/metrics"),
+        what="the worker's /metrics to answer",
+    )
     assert worker.terminate() == 0
 
     exported = exported_names(exposition)

@@ -7,6 +7,7 @@ import socket
 import urllib.error
 import urllib.request
 
+from polling import eventually
 from prometheus_client.parser import text_string_to_metric_families
 
 
@@ -27,11 +28,7 @@ def _get(url: str) -> tuple[int, str]:
 
 
 async def _wait_for(condition, seconds: float = 30.0) -> None:
-    for _ in range(int(seconds * 10)):
-        if await asyncio.to_thread(condition):
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError("condition not met in time")
+    await eventually(lambda: asyncio.to_thread(condition), seconds=seconds)
 
 
 def _metric(text: str, name: str, **labels: str) -> float:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import yaml
+from polling import eventually
 
 from accessflow.service.commands import create_command
 
@@ -37,14 +38,12 @@ async def test_a_scheduled_start_fires_once_across_a_kill_at_the_due_time(e2e) -
     await asyncio.sleep(max(0.0, (start - datetime.now(UTC)).total_seconds()))
     first.kill9()  # at the due time: before, during or after the timer's transaction
     second = e2e.start_worker(env=identity)
-    for _ in range(300):
-        states = [
-            e["data"]["state"]
-            for e in e2e.by_request(await e2e.events()).get(command["subject"], [])
-        ]
-        if states[-1:] == ["delivered"]:
-            break
-        await asyncio.sleep(0.1)
+
+    async def delivered() -> bool:
+        events = e2e.by_request(await e2e.events()).get(command["subject"], [])
+        return [e["data"]["state"] for e in events][-1:] == ["delivered"]
+
+    await eventually(delivered, what="the request to be delivered")
     assert second.terminate() == 0
 
     events = e2e.by_request(await e2e.events())[command["subject"]]

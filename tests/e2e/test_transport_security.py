@@ -11,13 +11,11 @@ script, on free ports in a temporary folder, and stops it afterwards.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shlex
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +23,7 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from polling import eventually
 
 from accessflow.api.auth import mint_token
 from accessflow.client import wait_for_terminal
@@ -105,17 +104,19 @@ def _secure(settings: Settings, listener: dict[str, str], secret: str) -> Settin
 
 async def _until_ready(api: Any, url: str) -> None:
     """/readyz answers 200 once the API's producer is connected (here: over SASL_SSL)."""
-    deadline = time.monotonic() + 60
     async with httpx.AsyncClient(base_url=url, timeout=2) as http:
-        while True:
+
+        async def ready() -> bool:
             assert api.running(), "accessflow api exited"
-            try:
-                if (await http.get("/readyz")).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "accessflow api was not ready in 60 s"
-            await asyncio.sleep(0.2)  # polling a starting process, bounded by the deadline
+            return (await http.get("/readyz")).status_code == 200
+
+        await eventually(
+            ready,
+            seconds=60,
+            interval=0.2,
+            what="accessflow api to be ready",
+            retry_on=(httpx.TransportError,),
+        )
 
 
 def _sales(target: str) -> dict[str, Any]:

@@ -16,6 +16,7 @@ import orjson
 import pytest
 import pytest_asyncio
 import yaml
+from polling import eventually
 from receiver import Receiver, Step, receiving
 
 from accessflow.adapters.webhook import (
@@ -80,13 +81,18 @@ async def _until(
     e2e, done: Callable[[dict[str, list[dict[str, Any]]]], bool], seconds: float = 60
 ) -> dict[str, list[dict[str, Any]]]:
     """Read the events topic until ``done(events by request)``; fail after ``seconds``."""
-    deadline = time.monotonic() + seconds
-    while True:
-        events = e2e.by_request(await e2e.events())
-        if done(events):
-            return events
-        assert time.monotonic() < deadline, f"gave up waiting; events so far: {_states(events)}"
-        await asyncio.sleep(0.3)
+    seen: dict[str, list[dict[str, Any]]] = {}
+
+    async def finished() -> bool:
+        seen.clear()
+        seen.update(e2e.by_request(await e2e.events()))
+        return done(seen)
+
+    def so_far() -> str:
+        return f"the events; so far: {_states(seen)}"
+
+    await eventually(finished, seconds=seconds, interval=0.3, what=so_far)
+    return seen
 
 
 def _states(events: dict[str, list[dict[str, Any]]]) -> dict[str, list[str]]:
@@ -102,10 +108,7 @@ def _ended(request_id: str) -> Callable[[dict[str, list[dict[str, Any]]]], bool]
 
 async def _first_call(receiver: Receiver, worker) -> None:
     """Until the worker's first call reaches the receiver (30 s at most)."""
-    for _ in range(300):
-        if receiver.calls["SaasApp"] or not worker.running():
-            break
-        await asyncio.sleep(0.1)
+    await eventually(lambda: receiver.calls["SaasApp"] or not worker.running(), what="a call")
     assert receiver.calls["SaasApp"], "the call never arrived"
 
 

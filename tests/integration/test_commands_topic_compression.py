@@ -3,25 +3,24 @@ and what the worker reads of the topics at start is the broker's."""
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import MessageSizeTooLargeError
+from polling import eventually
 
 from accessflow.adapters.kafka.errors import is_permanent
 from accessflow.adapters.kafka.topics import ensure_topics, topic_compression_type
 from accessflow.settings import Settings
 
 
-async def _described(settings: Settings, topic: str) -> str | None:
+async def _described(settings: Settings, topic: str) -> str:
     """The compression type once the new topic's configuration is visible to describe."""
-    for _ in range(50):
-        found = await topic_compression_type(settings, topic)
-        if found is not None:
-            return found
-        await asyncio.sleep(0.2)
-    return None
+    return await eventually(
+        lambda: topic_compression_type(settings, topic),
+        seconds=10,
+        interval=0.2,
+        what=f"topic {topic}'s configuration to be described",
+    )
 
 
 async def test_the_commands_topic_is_uncompressed_so_the_broker_bounds_inflation(

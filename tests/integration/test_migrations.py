@@ -62,3 +62,31 @@ async def test_an_edited_applied_migration_is_refused(settings: Settings) -> Non
             await migrate(conn, settings.database_schema)
     finally:
         await conn.close()
+
+
+async def test_the_outbox_loses_its_publication_mark_and_the_rows_marked_published(
+    settings: Settings,
+) -> None:
+    """Migration 0010 on an outbox that still has ``published_at``: the marked row (already
+    published) goes, the unpublished one stays, and so does nothing else."""
+    conn = await pool.connect(settings)
+    try:
+        await migrate(conn, settings.database_schema)
+        await conn.execute("ALTER TABLE outbox ADD COLUMN published_at timestamptz")
+        await conn.execute(
+            "INSERT INTO outbox (event_id, event_type, key, payload, published_at) VALUES "
+            "(gen_random_uuid(), 't', 'sent', '', now()), (gen_random_uuid(), 't', 'due', '', NULL)"
+        )
+        await conn.execute("DELETE FROM schema_migrations WHERE version = 10")
+        applied = await migrate(conn, settings.database_schema)
+        keys = [r["key"] for r in await conn.fetch("SELECT key FROM outbox")]
+        columns = await conn.fetchval(
+            "SELECT count(*) FROM information_schema.columns "
+            "WHERE table_schema = $1 AND table_name = 'outbox' AND column_name = 'published_at'",
+            settings.database_schema,
+        )
+    finally:
+        await conn.close()
+    assert [m.version for m in applied] == [10]
+    assert keys == ["due"]
+    assert columns == 0

@@ -17,6 +17,7 @@ import orjson
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from polling import eventually
 
 from accessflow import bootstrap
 from accessflow.adapters.kafka import limits
@@ -93,11 +94,11 @@ class Outbox:
 
     async def drained(self, published: int) -> None:
         """Wait until the outbox is empty and ``published`` events are on the topic."""
-        for _ in range(300):
-            if await self.count() == 0 and len(await self.published()) >= published:
-                return
-            await asyncio.sleep(0.1)
-        raise AssertionError(f"outbox: {await self.count()}, published {await self.published()}")
+
+        async def drained() -> bool:
+            return await self.count() == 0 and len(await self.published()) >= published
+
+        await eventually(drained, what=f"an empty outbox and {published} events published")
 
     async def published(self) -> list[tuple[str, int]]:
         """(request, sequence) of every event on the topic, in per-partition order."""

@@ -22,6 +22,8 @@ from accessflow.settings import load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 STACK = ROOT / "deploy" / "local" / "stack"
+#: Starts a PostgreSQL of its own.
+pytestmark = pytest.mark.integration
 
 
 def _stack(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

@@ -9,6 +9,7 @@ import sys
 
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from polling import eventually
 
 from accessflow.adapters.kafka.limits import (
     TopicLimitError,
@@ -33,11 +34,11 @@ async def _create_small(settings: Settings, topic: str) -> None:
         )
     finally:
         await admin.close()
-    for _ in range(100):  # a new topic takes a moment to be described
-        if topic in await describe_max_message_bytes(settings, [topic]):
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"topic {topic} was never described")
+
+    async def described() -> bool:  # a new topic takes a moment to be described
+        return topic in await describe_max_message_bytes(settings, [topic])
+
+    await eventually(described, seconds=5, interval=0.05, what=f"topic {topic} described")
 
 
 def _names_everything(message: str, topic: str, setting: str) -> None:

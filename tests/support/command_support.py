@@ -1,7 +1,7 @@
 """Ids of ``examples/catalog.yaml`` and builders for the decoded commands handlers take.
 
-Shared by the contract suite and the service unit tests (each folder's conftest puts
-``tests/support`` on ``sys.path``: pytest's importlib mode does not).
+Shared by the contract suite and the service unit tests (``tests/support`` is on pytest's
+``pythonpath``).
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from typing import Any
 import yaml
 
 from accessflow.adapters.catalog_file import read_catalog_file
+from accessflow.domain.approval_states import STAGE_NAMESPACE
 from accessflow.domain.catalog import Catalog, load_catalog
-from accessflow.service.approvals import STAGE_NAMESPACE
 from accessflow.service.commands import (
     CANCEL,
     CREATE,

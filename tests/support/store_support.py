@@ -24,6 +24,7 @@ from accessflow.adapters.postgres.store import (
     stored_request,
 )
 from accessflow.domain.catalog import Catalog
+from accessflow.domain.grant_states import GrantState
 from accessflow.domain.models.requests import (
     AccessPackageAssignment,
 )
@@ -128,7 +129,7 @@ class PgProbe:
             "FROM grants WHERE assignment_id = $1 ORDER BY resource_scope_id",
             uuid.UUID(assignment_id),
         )
-        return [Grant(*row.values()) for row in rows]
+        return [Grant(**{**dict(row), "state": GrantState(row["state"])}) for row in rows]
 
     async def members_of(self, group_id: str, source: str | None = None) -> set[str]:
         rows = await self.db.fetch(

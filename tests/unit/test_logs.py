@@ -14,9 +14,10 @@ from typing import Any
 import pytest
 import structlog
 from pydantic import SecretStr
+from structlog.contextvars import bound_contextvars
 
 from accessflow import logs as logs_module
-from accessflow.logs import NOISY_LOGGERS, bound, configure_logging, get_logger
+from accessflow.logs import NOISY_LOGGERS, configure_logging, get_logger
 from accessflow.settings import LogFormat
 
 
@@ -51,7 +52,7 @@ def test_json_line_carries_bound_context_level_logger_and_utc_timestamp() -> Non
     stream = io.StringIO()
     configure_logging("INFO", LogFormat.JSON, stream)
 
-    with bound(request_id="r-1", partition=3):
+    with bound_contextvars(request_id="r-1", partition=3):
         get_logger("accessflow.worker").info("command.handled", offset=7)
 
     [line] = _json_lines(stream)
@@ -71,7 +72,7 @@ def test_bound_context_is_gone_after_the_block() -> None:
     configure_logging("INFO", LogFormat.JSON, stream)
     log = get_logger("accessflow.test")
 
-    with bound(request_id="r-1"):
+    with bound_contextvars(request_id="r-1"):
         log.info("inside")
     log.info("outside")
 
@@ -85,8 +86,8 @@ def test_nested_bound_restores_the_outer_value() -> None:
     configure_logging("INFO", LogFormat.JSON, stream)
     log = get_logger("accessflow.test")
 
-    with bound(request_id="outer"):
-        with bound(request_id="inner"):
+    with bound_contextvars(request_id="outer"):
+        with bound_contextvars(request_id="inner"):
             log.info("a")
         log.info("b")
 
@@ -97,7 +98,7 @@ def test_stdlib_logger_record_comes_out_as_structlog_json_with_context() -> None
     stream = io.StringIO()
     configure_logging("INFO", LogFormat.JSON, stream)
 
-    with bound(request_id="r-2"):
+    with bound_contextvars(request_id="r-2"):
         logging.getLogger("asyncpg.pool").warning("pool %s closed", "main")
 
     [line] = _json_lines(stream)
@@ -287,7 +288,7 @@ def _chain_and_fused_lines(emit: Any) -> tuple[dict[str, Any], dict[str, Any]]:
             structlog.configure(
                 processors=logs_module._native_chain(logs_module._renderers(True, False))
             )
-        with bound(request_id="r-9", partition=2):
+        with bound_contextvars(request_id="r-9", partition=2):
             emit(get_logger("accessflow.pin"))
         [line] = _json_lines(stream)
         rendered.append(line)

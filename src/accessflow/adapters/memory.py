@@ -34,6 +34,7 @@ from accessflow.adapters.memory_constraints import (
     parent,
 )
 from accessflow.adapters.postgres.view import approver_groups
+from accessflow.domain.approval_states import ApprovalRecord
 from accessflow.domain.catalog import Catalog
 from accessflow.domain.models.packages import (
     AccessPackage,
@@ -294,7 +295,7 @@ class InMemoryBatchStore(BatchStore):
             stored.requestor_id,
             stored.assignment_id,
             stored.sequence,
-            None if stored.approval is None else orjson.dumps(stored.approval),
+            None if stored.approval is None else orjson.dumps(stored.approval.to_json()),
         )
         if old is not None:  # ON CONFLICT (id) DO UPDATE leaves these columns alone
             row = replace(row, **{name: getattr(old, name) for name in _INSERT_ONLY})
@@ -351,7 +352,9 @@ def _delivered(memberships: Iterable[Membership]) -> set[tuple[str, str, str]]:
 def _stored(row: _RequestRow) -> StoredRequest:
     """A fresh copy, as ``load_requests`` reads it back from its columns."""
     request = AccessPackageAssignmentRequest.model_validate(orjson.loads(row.document))
-    approval = None if row.approval is None else orjson.loads(row.approval)
+    approval = (
+        None if row.approval is None else ApprovalRecord.from_json(orjson.loads(row.approval))
+    )
     ids = (row.target_id, row.access_package_id, row.requestor_id, row.assignment_id)
     return StoredRequest(request, row.sequence, *ids, approval=approval)
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
 
 from accessflow.adapters.memory import InMemoryUnitOfWork
 from accessflow.service.publishing import OutboxRow, Parking
@@ -70,9 +69,6 @@ class MemoryOutboxSession:
 
     async def fetch_unpublished(self, limit: int) -> list[OutboxRow]:
         return self._outbox.rows()[:limit]
-
-    async def delete_marked(self, older_than: timedelta) -> int:
-        return 0  # the memory store never marks rows published: it deletes them
 
     async def settle(
         self, sent: Sequence[int], refused: Sequence[Parking], behind: Sequence[Parking]

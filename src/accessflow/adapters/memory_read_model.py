@@ -8,7 +8,6 @@ what the memory worker decides against. A claim is stale once ``clock()`` has mo
 
 from __future__ import annotations
 
-import copy
 import uuid
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
@@ -52,7 +51,7 @@ class InMemoryReadModel:
             access_package_id=stored.access_package_id,
             assignment_id=stored.assignment_id,
             document=to_graph(request),
-            approval=copy.deepcopy(stored.approval),
+            approval=None if stored.approval is None else stored.approval.to_json(),
         )
 
     async def view(

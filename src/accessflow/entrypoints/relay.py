@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from datetime import timedelta
 
 from accessflow import tracing
 from accessflow.adapters.kafka.producer import CLOUDEVENTS_HEADERS
@@ -44,7 +43,6 @@ class OutboxRelay:
         *,
         batch_size: int = 2000,
         poll_interval: float = 1.0,
-        retention: timedelta = timedelta(hours=1),
         metrics: Metrics | None = None,
     ) -> None:
         self._outbox = outbox
@@ -52,7 +50,6 @@ class OutboxRelay:
         self._topic = topic
         self._batch_size = batch_size
         self._poll_interval = poll_interval
-        self._retention = retention
         self._wake = asyncio.Event()
         self._session: OutboxSession | None = None
         self._producer: KeyedProducer | None = None
@@ -106,8 +103,6 @@ class OutboxRelay:
             if not self.leading:
                 return 0
             log.info("relay.leading", topic=self._topic)
-            # Rows marked published by an older relay (which kept them for an hour).
-            await session.delete_marked(self._retention)
         return await self._publish_batch(session, await self._producer_started())
 
     async def _publish_batch(self, session: OutboxSession, producer: KeyedProducer) -> int:

@@ -2,27 +2,25 @@
 
 Each checks what committed state can already tell, so the caller gets its Graph error at
 once (the request exists, the caller may act, the state allows it: the worker's own checks,
-:mod:`accessflow.domain.states` and :func:`~accessflow.service.approvals.record_decision`),
+:mod:`accessflow.domain.states` and :func:`~accessflow.domain.approval_states.decide`),
 then produces its command. The worker remains the authority and checks everything again
 when it applies the command.
 """
 
 from __future__ import annotations
 
-import copy
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from accessflow.domain import states
+from accessflow.domain import approval_states, states
 from accessflow.domain.codes import ReasonCode
 from accessflow.domain.enums import RequestState
 from accessflow.domain.errors import DomainError, IllegalTransition
 from accessflow.domain.models.requests import AccessPackageAssignmentRequest, to_graph
 from accessflow.domain.rules import Caller
-from accessflow.service.approvals import record_decision
 from accessflow.service.commands import CANCEL, DECIDE, REPROCESS, command_envelope
 from accessflow.service.read_model import Channels, ReadModel, RequestRow
 
@@ -157,11 +155,13 @@ async def decide(ports: Channels, asked: Action, decision: StageReview) -> None:
         )
     if row.state != RequestState.PENDING_APPROVAL.value:
         raise IllegalTransition(row.state, row.state, "the request is not pending approval")
-    # The worker's own check, on a copy of the committed approval: decided (409), not the
-    # current stage (409), not (yet) an approver (403), justification missing (400).
+    # The worker's own check, on the committed approval (left as it is): decided (409), not
+    # the current stage (409), not (yet) an approver (403), justification missing (400).
     approve = decision.review_result == "Approve"
-    approval = copy.deepcopy(row.approval or {})
-    record_decision(approval, stage["id"], reviewer, approve, decision.justification, asked.now)
+    approval = approval_states.ApprovalRecord.from_json(row.approval or {})
+    approval_states.decide(
+        approval, stage["id"], reviewer, approve, decision.justification, asked.now
+    )
     data = {
         "stageId": stage["id"],
         "reviewResult": decision.review_result,

@@ -19,8 +19,6 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
-from accessflow.domain.models.packages import AccessPackageResourceRoleScope
-
 #: Namespace of idempotency keys; changing it would make every receiver see new grants.
 IDEMPOTENCY_NAMESPACE = uuid.UUID("5c3f9a1e-7d2b-5c8e-9f40-a6b7c8d9e0f1")
 
@@ -58,32 +56,6 @@ class GrantRequest:
         one grant carries the same key, and a grant and its revoke carry different ones."""
         name = f"{self.assignment_id}:{self.resource_scope_id}:{operation.value}"
         return str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, name))
-
-    @classmethod
-    def for_scope(
-        cls,
-        scope: AccessPackageResourceRoleScope,
-        *,
-        scope_id: str,
-        request_id: uuid.UUID,
-        assignment_id: uuid.UUID,
-        target_id: str,
-        access_package_id: str,
-        attempt: int = 1,
-    ) -> GrantRequest:
-        """Build from a package's scope; ``scope_id`` is ``delivery.scope_key``'s answer, so a
-        scope without an id still gets the same key every time."""
-        return cls(
-            request_id=request_id,
-            assignment_id=assignment_id,
-            target_id=target_id,
-            access_package_id=access_package_id,
-            resource_scope_id=scope_id,
-            origin_system=scope.scope.origin_system,
-            origin_id=scope.scope.origin_id,
-            role_origin_id=scope.role.origin_id,
-            attempt=attempt,
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,9 +118,6 @@ class ConnectorRegistry:
 
     def lookup(self, origin_system: str) -> Connector | None:
         return self._connectors.get(origin_system.casefold())
-
-    def handles(self, origin_system: str) -> bool:
-        return origin_system.casefold() in self._connectors
 
     async def grant(self, grant: GrantRequest) -> GrantResult:
         connector = self.lookup(grant.origin_system)

@@ -6,6 +6,7 @@ import uuid
 from datetime import datetime
 
 from accessflow.domain import states
+from accessflow.domain.approval_states import new_approval
 from accessflow.domain.codes import ReasonCode
 from accessflow.domain.create import CreateAssignmentRequest
 from accessflow.domain.enums import RequestState, SubjectType
@@ -15,7 +16,7 @@ from accessflow.domain.models.packages import AccessPackage
 from accessflow.domain.models.requests import AccessPackageAssignmentRequest
 from accessflow.domain.rules import Decision, evaluate_create
 from accessflow.domain.view import OpenRequest
-from accessflow.service.approvals import new_approval, stage_timers
+from accessflow.service.approvals import stage_timers
 from accessflow.service.commands import CreateData
 from accessflow.service.fulfil import Fulfilment
 from accessflow.service.ports import MutableView, StoredRequest

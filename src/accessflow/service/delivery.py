@@ -18,13 +18,21 @@ from datetime import datetime
 
 from accessflow.domain.codes import ReasonCode
 from accessflow.domain.enums import AssignmentState, RequestState
+from accessflow.domain.grant_states import (
+    FAILED_STATES,
+    GAVE_UP,
+    GrantState,
+    advance,
+    granted,
+    revoked,
+)
 from accessflow.domain.models.packages import (
     GROUP_ORIGIN_SYSTEM,
     AccessPackage,
     AccessPackageResourceRoleScope,
 )
 from accessflow.service.ids import uuid5
-from accessflow.service.ports import Changes, Grant, GrantState, Membership, MutableView
+from accessflow.service.ports import Changes, Grant, Membership, MutableView
 
 ASSIGNMENT_NAMESPACE = uuid.UUID("0b6f4c55-2f8e-5f3a-b0a4-5d1e7c9a8e12")
 
@@ -72,20 +80,24 @@ def grant_all(
     changes: Changes,
     now: datetime,
     only: set[str] | None = None,
+    granted_before: Mapping[str, Grant] | None = None,
 ) -> list[Grant]:
     """Grant each scope (or only those named in ``only``, for a reprocess): groups now, the
-    rest as ``pending`` grants due at once."""
+    rest as ``pending`` grants due at once. ``granted_before``: the assignment's grant rows,
+    each scope's move checked against the grant state machine before anything is written."""
+    before = granted_before or {}
     written = []
+    members = []
     for index, scope in enumerate(package.resource_role_scopes):
         key = scope_key(scope, index)
         if only is not None and key not in only:
             continue
         origin = scope.scope.origin_system
-        if is_directory(origin):
-            changes.memberships_added.append(Membership(scope.scope.origin_id, target_id))
-            state, due = GrantState.DELIVERED, None
-        else:
-            state, due = GrantState.PENDING, now
+        directory = is_directory(origin)
+        previous = before.get(key)
+        state = advance(previous.state if previous else None, granted(directory=directory))
+        if directory:
+            members.append(Membership(scope.scope.origin_id, target_id))
         grant = Grant(
             assignment_id,
             key,
@@ -94,10 +106,11 @@ def grant_all(
             state,
             request_id=request_id,
             role_origin_id=scope.role.origin_id,
-            next_attempt_at=due,
+            next_attempt_at=None if directory else now,
         )
-        changes.grants.append(grant)
         written.append(grant)
+    changes.memberships_added.extend(members)
+    changes.grants.extend(written)
     return written
 
 
@@ -114,7 +127,8 @@ def revoke_all(
 ) -> list[Grant]:
     """Revoke what the assignment was granted (its grant rows; the package's scopes for
     assignments older than them): memberships now, unless another live assignment of the
-    same target still grants the same group; outside resources as ``revoking`` grants."""
+    same target still grants the same group; outside resources as ``revoking`` grants. Each
+    move is checked against the grant state machine before anything is written."""
     rows = dict(granted)
     for index, scope in enumerate(package.resource_role_scopes if package else ()):
         key = scope_key(scope, index)
@@ -131,15 +145,15 @@ def revoke_all(
         )
     still_granted = _groups_granted_elsewhere(view, target_id, assignment_id)
     written = []
+    members = []
     for key, row in sorted(rows.items()):
         if (only is not None and key not in only) or row.state == GrantState.REVOKED:
             continue
-        if is_directory(row.origin_system):
-            if row.origin_id.casefold() not in still_granted:
-                changes.memberships_removed.append(Membership(row.origin_id, target_id))
-            state, due = GrantState.REVOKED, None
-        else:  # even a grant that failed is revoked: the far side may have half-done it
-            state, due = GrantState.REVOKING, now
+        # Even a grant that failed is revoked: the far side may have half-done it.
+        directory = is_directory(row.origin_system)
+        state = advance(row.state, revoked(directory=directory))
+        if directory and row.origin_id.casefold() not in still_granted:
+            members.append(Membership(row.origin_id, target_id))
         grant = Grant(
             assignment_id,
             key,
@@ -148,10 +162,11 @@ def revoke_all(
             state,
             request_id=request_id,
             role_origin_id=row.role_origin_id,
-            next_attempt_at=due,
+            next_attempt_at=None if directory else now,
         )
-        changes.grants.append(grant)
         written.append(grant)
+    changes.memberships_removed.extend(members)
+    changes.grants.extend(written)
     return written
 
 
@@ -175,9 +190,7 @@ def settle(grants: Iterable[Grant]) -> DeliveryResult | None:
     if any(g.waiting for g in grants):
         return None
     failures = [
-        (g.resource_scope_id, g.detail or "failed")
-        for g in grants
-        if g.state in (GrantState.FAILED, GrantState.REVOKE_FAILED)
+        (g.resource_scope_id, g.detail or "failed") for g in grants if g.state in FAILED_STATES
     ]
     if not failures:
         state = RequestState.DELIVERED
@@ -188,7 +201,8 @@ def settle(grants: Iterable[Grant]) -> DeliveryResult | None:
     return DeliveryResult(state, tuple(failures))
 
 
-def failed_keys(grants: Iterable[Grant]) -> set[str]:
-    """What a reprocess sends again: the grants (or revokes) that failed, nothing else."""
-    failed = (GrantState.FAILED, GrantState.REVOKE_FAILED)
-    return {g.resource_scope_id for g in grants if g.state in failed}
+def failed_keys(grants: Iterable[Grant], *, removal: bool) -> set[str]:
+    """What a reprocess sends again: the grants (a removal's: the revokes) that failed,
+    nothing else."""
+    failed = GAVE_UP[GrantState.REVOKING if removal else GrantState.PENDING]
+    return {g.resource_scope_id for g in grants if g.state == failed}

@@ -80,7 +80,8 @@ class Fulfilment:
             self.recorder.move(stored, S.DELIVERED, cmd.id, cmd.traceparent)
             self.close_if_done(stored)
             return
-        only = failed_keys(self.grants_of(stored.assignment_id).values()) if again else None
+        grants = self.grants_of(stored.assignment_id).values()
+        only = failed_keys(grants, removal=request_type.is_remove) if again else None
         if request_type.is_remove:
             self._remove(stored, only)
             self.settle(stored, cmd)
@@ -143,6 +144,7 @@ class Fulfilment:
                 self.recorder.changes,
                 self.now,
                 only,
+                self.grants_of(stored.assignment_id),
             )
         )
         existing = self.view.assignment(stored.assignment_id)

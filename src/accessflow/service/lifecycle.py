@@ -5,18 +5,12 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from accessflow.domain import states
+from accessflow.domain import approval_states, states
 from accessflow.domain.codes import ReasonCode
 from accessflow.domain.enums import RequestState
 from accessflow.domain.errors import DomainError, IllegalTransition
 from accessflow.domain.rules import Caller
-from accessflow.service.approvals import (
-    ESCALATION,
-    TIMEOUT,
-    current_stage,
-    record_decision,
-    stage_timers,
-)
+from accessflow.service.approvals import ESCALATION, TIMEOUT, stage_timers
 from accessflow.service.commands import CancelData, DecideData, ReprocessData
 from accessflow.service.expiry import EXPIRY, postponed_expiry, removal_request
 from accessflow.service.fulfil import SCHEDULED_START, Fulfilment
@@ -84,7 +78,7 @@ class LifecycleHandler:
                 stored.request.state, S.PENDING_APPROVAL, "the request is not pending approval"
             )
         approve = data.review_result == "Approve"
-        done = record_decision(
+        stored.approval, done = approval_states.decide(
             stored.approval,
             data.stage_id,
             data.reviewer.object_id,
@@ -102,7 +96,7 @@ class LifecycleHandler:
             self.fulfil.close_if_done(stored)
         elif done:
             self.fulfil.proceed(stored, cmd)
-        else:  # the next stage is now in progress, with deadlines of its own
+        else:  # the next stage is in progress, with deadlines of its own
             now = self.recorder.now
             self.recorder.changes.timers.extend(stage_timers(stored.approval, stored.id, now))
 
@@ -138,18 +132,19 @@ class LifecycleHandler:
         self.fulfil.deliver(removal, fired)
 
     def _approval_deadline(self, stored: StoredRequest, fired: TimerFired) -> None:
-        stage = current_stage(stored.approval) if stored.approval else None
-        if stage is None or stage["index"] != fired.payload.get("stage"):
-            return  # decided meanwhile: the deadline no longer applies
+        approval = stored.approval
+        stage = approval.current() if approval else None
+        if approval is None or stage is None or stage.index != fired.payload.get("stage"):
+            return  # the stage was decided before its deadline
         self.recorder.changes.requests[stored.id] = stored
-        if fired.kind == ESCALATION and not stage["escalated"]:
-            stage["escalated"] = True
+        if fired.kind == ESCALATION and not stage.escalated:
+            stored.approval = approval_states.escalate(approval, stage)
             self.recorder.restatus(stored, "PendingApprovalEscalated", fired.id, None)
         elif fired.kind == TIMEOUT:
-            stage["status"] = "Expired"
+            stored.approval = approval_states.expire(approval, stage)
             reason = {
                 "code": ReasonCode.APPROVAL_TIMED_OUT.value,
-                "message": f"approval stage {stage['index'] + 1} was not decided in time",
+                "message": f"approval stage {stage.index + 1} was not decided in time",
             }
             self.recorder.move(stored, S.DENIED, fired.id, None, reason=reason)
             self.fulfil.close_if_done(stored)

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from accessflow.domain.approval_states import ApprovalRecord
+from accessflow.domain.grant_states import WAITING, GrantState
 from accessflow.domain.models.packages import DirectoryUser
 from accessflow.domain.models.requests import (
     AccessPackageAssignment,
@@ -35,7 +37,7 @@ class StoredRequest:
     access_package_id: str | None
     requestor_id: str | None
     assignment_id: str | None
-    approval: dict[str, Any] | None = None
+    approval: ApprovalRecord | None = None
     is_new: bool = False
 
     @functools.cached_property
@@ -72,18 +74,6 @@ class OutboxEvent:
     payload: bytes
 
 
-class GrantState:
-    """Where one resource role scope of an assignment stands."""
-
-    PENDING = "pending"  # a grant waits for its connector (next_attempt_at)
-    DELIVERED = "delivered"
-    FAILED = "failed"
-    REVOKING = "revoking"  # a revoke waits for its connector
-    REVOKED = "revoked"
-    REVOKE_FAILED = "revokeFailed"
-    WAITING = frozenset({PENDING, REVOKING})
-
-
 @dataclass(frozen=True, slots=True)
 class Grant:
     """One resource role scope delivered (or not) for an assignment.
@@ -97,7 +87,7 @@ class Grant:
     resource_scope_id: str
     origin_system: str
     origin_id: str
-    state: str  # a GrantState value
+    state: GrantState
     detail: str | None = None
     request_id: uuid.UUID | None = None
     role_origin_id: str | None = None
@@ -106,7 +96,7 @@ class Grant:
 
     @property
     def waiting(self) -> bool:
-        return self.state in GrantState.WAITING
+        return self.state in WAITING
 
 
 @dataclass(frozen=True, slots=True)

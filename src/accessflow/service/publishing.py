@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Protocol
 
 #: Why a row waits in ``parked_events``: an earlier event of its request is parked.
@@ -46,9 +45,6 @@ class OutboxSession(Protocol):
 
     async def fetch_unpublished(self, limit: int) -> list[OutboxRow]:
         """The oldest unpublished rows, in order."""
-
-    async def delete_marked(self, older_than: timedelta) -> int:
-        """Rows an older relay marked published instead of deleting, once past retention."""
 
     async def settle(
         self, sent: Sequence[int], refused: Sequence[Parking], behind: Sequence[Parking]

@@ -3,18 +3,11 @@
 from __future__ import annotations
 
 import copy
-import sys
 from collections.abc import Callable, Iterable
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-
-# Tests here import their shared ids and helpers from domain_support.py beside this file
-# (pytest runs with --import-mode=importlib, which does not put test folders on sys.path).
-sys.path.insert(0, str(Path(__file__).parent))
-
 from domain_support import EXAMPLE_CATALOG, MakeView, standard_assignments
 
 from accessflow.domain import (

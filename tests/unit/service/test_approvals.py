@@ -34,7 +34,7 @@ def stage_results(uow: InMemoryUnitOfWork) -> list[tuple[str, str]]:
     stored = uow.request(rid(1))
     assert stored is not None
     assert stored.approval is not None
-    return [(s["status"], s["reviewResult"]) for s in stored.approval["stages"]]
+    return [(s.status, s.review_result) for s in stored.approval.stages]
 
 
 async def test_approved_by_both_stages_is_delivered(uow: InMemoryUnitOfWork) -> None:
@@ -102,7 +102,7 @@ async def test_the_requestor_cannot_approve_their_own_request(uow: InMemoryUnitO
     stored = uow.request(rid(2))
     assert stored is not None
     assert stored.approval is not None
-    assert stored.approval["stages"][1]["approvers"] == [ADELE]
+    assert stored.approval.stages[1].approvers == (ADELE,)
 
 
 async def test_a_later_stage_cannot_be_decided_first(uow: InMemoryUnitOfWork) -> None:

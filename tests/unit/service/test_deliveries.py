@@ -14,6 +14,7 @@ from service_support import catalog_with_outside_resources, deliver, events, run
 
 from accessflow.adapters.memory import InMemoryUnitOfWork
 from accessflow.domain.enums import AssignmentState, ExpirationPatternType
+from accessflow.domain.grant_states import GrantState
 from accessflow.domain.models.base import format_utc
 from accessflow.domain.models.common import EntitlementManagementSchedule, ExpirationPattern
 from accessflow.domain.models.requests import AccessPackageAssignment
@@ -23,7 +24,6 @@ from accessflow.service.delivery import assignment_id_for
 from accessflow.service.events import StateChanged
 from accessflow.service.expiry import EXPIRY, EXPIRY_NAMESPACE, EXPIRY_RETRY, postponed_expiry
 from accessflow.service.handlers import handle_due_timers
-from accessflow.service.ports import GrantState
 from accessflow.service.types import TimerFired
 
 

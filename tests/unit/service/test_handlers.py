@@ -77,9 +77,9 @@ async def test_create_needing_approval_waits_with_its_stages(uow: InMemoryUnitOf
     stored = uow.request(rid(1))
     assert stored is not None
     assert stored.approval is not None
-    stages = stored.approval["stages"]
-    assert [(s["approvers"], s["status"]) for s in stages[:1]] == [([ALEX], "InProgress")]
-    assert stages[1]["status"] == "Initializing"
+    stages = stored.approval.stages
+    assert [(s.approvers, s.status) for s in stages[:1]] == [((ALEX,), "InProgress")]
+    assert stages[1].status == "Initializing"
 
 
 async def test_create_the_rules_refuse_is_recorded_as_denied(uow: InMemoryUnitOfWork) -> None:

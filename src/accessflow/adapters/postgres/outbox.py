@@ -4,7 +4,6 @@ published by exactly one relay at a time."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
 
 from accessflow.adapters.postgres.pool import Conn
 from accessflow.service.publishing import OutboxRow as OutboxRow  # where it used to live
@@ -41,25 +40,17 @@ async def fetch_unpublished(conn: Conn, limit: int) -> list[OutboxRow]:
         "SELECT id, event_id::text, event_type, key, payload, "
         "(SELECT EXISTS (SELECT 1 FROM parked_events)) AND EXISTS ("
         "  SELECT 1 FROM parked_events p WHERE p.key = o.key AND p.id < o.id) "
-        "FROM outbox o WHERE published_at IS NULL ORDER BY id LIMIT $1",
+        "FROM outbox o ORDER BY id LIMIT $1",
         limit,
     )
     return [OutboxRow(*row) for row in rows]
 
 
 async def delete_published(conn: Conn, ids: list[int]) -> None:
-    """Published rows go at once. An UPDATE of ``published_at`` wrote a new version of each
-    row (its payload too) and a delete an hour later: twice the WAL for rows nobody reads.
-    A crash before this statement leaves them to be published again with the same ids."""
+    """Published rows go at once: a publication mark would write a new version of each row
+    (its payload too) and a delete later, twice the WAL for rows nobody reads. A crash
+    before this statement leaves them to be published again with the same ids."""
     await conn.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])", ids)
-
-
-async def delete_marked(conn: Conn, older_than: timedelta) -> int:
-    """Rows an older relay marked published instead of deleting, once past retention."""
-    status: str = await conn.execute(
-        "DELETE FROM outbox WHERE published_at < now() - $1::interval", older_than
-    )
-    return int(status.split()[-1])
 
 
 async def stats(conn: Conn) -> OutboxStats:
@@ -67,7 +58,7 @@ async def stats(conn: Conn) -> OutboxStats:
         "SELECT count(*) AS backlog, "
         "coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8 AS age, "
         "(SELECT count(*) FROM parked_events) AS parked "
-        "FROM outbox WHERE published_at IS NULL"
+        "FROM outbox"
     )
     assert row is not None
     return OutboxStats(int(row["backlog"]), float(row["age"]), int(row["parked"]))

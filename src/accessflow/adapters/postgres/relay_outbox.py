@@ -5,14 +5,12 @@ trigger's NOTIFY."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import timedelta
 
 import asyncpg
 
 from accessflow.adapters.postgres import parked, pool
 from accessflow.adapters.postgres.outbox import (
     NOTIFY_CHANNEL,
-    delete_marked,
     delete_published,
     fetch_unpublished,
     try_lead,
@@ -33,9 +31,6 @@ class PgOutboxSession:
 
     async def fetch_unpublished(self, limit: int) -> list[OutboxRow]:
         return await fetch_unpublished(self._conn, limit)
-
-    async def delete_marked(self, older_than: timedelta) -> int:
-        return await delete_marked(self._conn, older_than)
 
     async def settle(
         self, sent: Sequence[int], refused: Sequence[Parking], behind: Sequence[Parking]

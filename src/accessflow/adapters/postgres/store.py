@@ -18,6 +18,8 @@ from accessflow.adapters.postgres.catalog_store import catalog_version, load_cat
 from accessflow.adapters.postgres.pool import Conn
 from accessflow.adapters.postgres.view import load_view
 from accessflow.adapters.postgres.writes import save_changes
+from accessflow.domain.approval_states import ApprovalRecord
+from accessflow.domain.grant_states import GrantState
 from accessflow.domain.models.requests import AccessPackageAssignmentRequest
 from accessflow.service.ports import (
     Changes,
@@ -126,6 +128,7 @@ CROSS JOIN LATERAL (
 
 def stored_request(row: asyncpg.Record) -> StoredRequest:
     """A request row (at least :data:`REQUEST_COLUMNS`) as the handlers hold it."""
+    approval = row["approval"]
     return StoredRequest(
         request=AccessPackageAssignmentRequest.model_validate(row["document"]),
         sequence=row["sequence"],
@@ -133,7 +136,7 @@ def stored_request(row: asyncpg.Record) -> StoredRequest:
         access_package_id=row["access_package_id"],
         requestor_id=row["requestor_id"],
         assignment_id=row["assignment_id"],
-        approval=row["approval"],
+        approval=None if approval is None else ApprovalRecord.from_json(approval),
     )
 
 
@@ -165,7 +168,7 @@ def _grant(row: asyncpg.Record) -> Grant:
         row["resource_scope_id"],
         row["origin_system"],
         row["origin_id"],
-        row["state"],
+        GrantState(row["state"]),
         row["detail"],
         row["request_id"],
         row["role_origin_id"],

@@ -44,7 +44,7 @@ CROSS JOIN LATERAL (
 # Every lookup below walks the batch's ids and probes an index per id (LATERAL … OFFSET 0
 # keeps the planner from turning it into a join): with "col = ANY($1)" a table the
 # planner has no statistics for yet (a fresh deployment, before autovacuum's first ANALYZE)
-# was read in full for every batch, and the batch got slower with every row written.
+# is read in full for every batch, and the batch gets slower with every row written.
 _OPEN_ADDS = """
 SELECT r.id::text, r.target_id, r.access_package_id FROM unnest($1::text[]) AS t(id)
 CROSS JOIN LATERAL (

@@ -1,16 +1,16 @@
 """A batch's writes: set-based statements, each table's rows passed as arrays.
 
-``executemany`` runs its statement once per row: PostgreSQL binds, executes and fires the
-statement's triggers per row, ≈ 40–80 µs each here, which was most of a large batch's time
-in the database. ``INSERT … SELECT FROM unnest($1::uuid[], $2::text[], …)`` is one
+``executemany`` would run its statement once per row: PostgreSQL binds, executes and fires
+the statement's triggers per row, ≈ 40–80 µs each here, most of a large batch's time in the
+database. ``INSERT … SELECT FROM unnest($1::uuid[], $2::text[], …)`` is one
 execution for the whole set (a few µs per row), and the nine tables' inserts and upserts go
 together in one statement of data-modifying CTEs: one round trip instead of nine. What
 must see those rows (revoked memberships, fired timers) follows in statements of its own,
-so what a batch leaves behind is what the statements one per table left.
+so what a batch leaves behind is what one statement per table, in turn, would leave.
 
 An upsert may not touch one row twice in one statement, so the rows are keyed: requests and
 assignments by id (dicts already), grants by (assignment, scope), the last write winning as
-it did when each row was its own statement.
+if each row were written in turn.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def columns(rows: Iterable[Sequence[Any]], width: int) -> list[Sequence[Any]]:
 async def save_changes(conn: Conn, changes: Changes) -> None:
     """Every insert and upsert of the batch in one statement (one round trip, not nine), then
     the rare removals and timer marks, which must see those rows (a membership granted and
-    revoked in one batch ends revoked, as when each table was a statement of its own)."""
+    revoked in one batch ends revoked, as if each table were written in turn)."""
     if _has_rows(changes):
         await conn.execute(_SAVE, *_save_arguments(changes))
     if changes.memberships_removed:
@@ -141,7 +141,7 @@ def _request_row(stored: StoredRequest) -> tuple[Any, ...]:
         request.created_date_time,
         request.completed_date_time,
         to_graph(request),
-        stored.approval,
+        None if stored.approval is None else stored.approval.to_json(),
     )
 
 

@@ -71,10 +71,6 @@ class Decision:
     def allowed(self) -> bool:
         return self.reason is None
 
-    @property
-    def needs_approval(self) -> bool:
-        return self.approval is not None
-
     def raise_if_denied(self) -> None:
         if self.reason is not None:
             details = [ErrorDetail(self.path, self.message)] if self.path is not None else []
