@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
+from accessflow.adapters.kafka.access import start_client
 from accessflow.adapters.kafka.options import client_options
 from accessflow.adapters.kafka.producer import MAX_BATCH_SIZE, MAX_REQUEST_SIZE
 from accessflow.logs import get_logger
@@ -92,7 +93,9 @@ async def describe_max_message_bytes(
     does not exist yet is left out: it is checked once ``topics ensure`` has made it)."""
     admin = AIOKafkaAdminClient(**client_options(settings))
     try:
-        await admin.start()
+        # A broker that refuses us says why (KafkaAccessRefused, never retried); one that is
+        # away raises a transient error the caller waits out.
+        await start_client(admin, settings)
         responses = await admin.describe_configs(
             [
                 ConfigResource(ConfigResourceType.TOPIC, name, {MAX_MESSAGE_BYTES: None})
