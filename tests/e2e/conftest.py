@@ -134,9 +134,11 @@ class WorkerProcess:
         sys.stderr.write("\n".join(tail) + "\n")
 
     def lines(self) -> list[dict[str, Any]]:
+        """The JSON log lines written so far. A running process may be half way through
+        writing its last line (a buffer flushed mid-line): only complete lines count."""
         out = []
-        for line in self.log.read_text(encoding="utf-8", errors="replace").splitlines():
-            if line.startswith("{"):
+        for line in self.log.read_text(encoding="utf-8", errors="replace").splitlines(True):
+            if line.startswith("{") and line.endswith("\n"):
                 out.append(json.loads(line))
         return out
 
