@@ -32,11 +32,11 @@ from accessflow.adapters.postgres.relay_outbox import PgOutbox
 from accessflow.adapters.postgres.retention import Pruner, Retention
 from accessflow.adapters.postgres.store import PgUnitOfWork
 from accessflow.adapters.webhook import connectors_from_config
-from accessflow.entrypoints.deliveries import DeliveryLoop
+from accessflow.entrypoints.batch_processing import CommandProcessor
+from accessflow.entrypoints.delivery_loop import DeliveryLoop
 from accessflow.entrypoints.housekeeping import HousekeepingLoop
 from accessflow.entrypoints.observability import Health, Metrics
 from accessflow.entrypoints.outbox_watch import watch_outbox
-from accessflow.entrypoints.processing import CommandProcessor
 from accessflow.entrypoints.relay import OutboxRelay
 from accessflow.entrypoints.retry import retry_transient
 from accessflow.entrypoints.supervise import Loop, supervise
@@ -45,7 +45,7 @@ from accessflow.entrypoints.worker import Worker
 from accessflow.logs import configure_logging, get_logger
 from accessflow.service.broker import Consumer, ProducerFactory, RecordSender
 from accessflow.service.connectors import Connector
-from accessflow.service.deliveries import RetryPolicy
+from accessflow.service.delivery_rounds import RetryPolicy
 from accessflow.service.ports import UnitOfWork
 from accessflow.service.publishing import Outbox
 from accessflow.settings import Settings, SettingsError, load_settings

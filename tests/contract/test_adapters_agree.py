@@ -28,7 +28,7 @@ from command_support import (
 from store_support import Harness, normalised_history, normalised_outbox
 
 from accessflow.domain.models.requests import to_graph
-from accessflow.service.delivery import assignment_id_for
+from accessflow.service.grants import assignment_id_for
 from accessflow.service.handlers import handle_batch
 from accessflow.service.types import Item
 

@@ -14,7 +14,7 @@ from store_support import Harness
 
 from accessflow.adapters.postgres import pool
 from accessflow.domain.models.requests import to_graph
-from accessflow.service.delivery import assignment_id_for
+from accessflow.service.grants import assignment_id_for
 from accessflow.service.handlers import handle_batch
 from accessflow.settings import Settings
 

@@ -36,20 +36,20 @@ from store_support import Harness
 from accessflow.domain.catalog import load_catalog
 from accessflow.domain.grant_states import GrantState
 from accessflow.service.connectors import GrantResult
-from accessflow.service.deliveries import RetryPolicy, lease_due, record
-from accessflow.service.delivery import assignment_id_for
+from accessflow.service.delivery_rounds import RetryPolicy, lease_due, record
 from accessflow.service.events import (
     COMMAND_REJECTED,
     STATE_CHANGED,
     rejection_event_id,
     state_changed_event_id,
 )
-from accessflow.service.handlers import Outcome, handle_batch
+from accessflow.service.grants import assignment_id_for
+from accessflow.service.handlers import CommandOutcome, handle_batch
 from accessflow.service.ports import Changes
 from accessflow.service.types import Item
 
 
-async def run(harness: Harness, *items: Item) -> tuple[list[Outcome], Changes]:
+async def run(harness: Harness, *items: Item) -> tuple[list[CommandOutcome], Changes]:
     return await handle_batch(items, harness.uow, NOW)
 
 
@@ -62,7 +62,7 @@ def payload(event_bytes: bytes) -> dict[str, Any]:
     return parsed
 
 
-def summary(outcomes: Sequence[Outcome]) -> list[tuple[str, str, str | None]]:
+def summary(outcomes: Sequence[CommandOutcome]) -> list[tuple[str, str, str | None]]:
     return [(o.command_id, o.outcome, o.reason_code) for o in outcomes]
 
 

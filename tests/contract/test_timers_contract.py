@@ -23,9 +23,9 @@ from command_support import (
 from store_support import Harness
 
 from accessflow.service.connectors import GrantResult
-from accessflow.service.deliveries import RetryPolicy, lease_due, record
-from accessflow.service.delivery import assignment_id_for
+from accessflow.service.delivery_rounds import RetryPolicy, lease_due, record
 from accessflow.service.expiry import EXPIRY_RETRY
+from accessflow.service.grants import assignment_id_for
 from accessflow.service.handlers import handle_batch, handle_due_timers
 
 FALCON = "5b98f958-0dea-4a5b-836e-109dccbd530c"

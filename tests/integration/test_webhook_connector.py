@@ -34,7 +34,7 @@ from accessflow.adapters.webhook import (
     parse_retry_after,
     verify_signature,
 )
-from accessflow.service.connectors import GrantRequest, Outcome
+from accessflow.service.connectors import CallOutcome, GrantRequest
 
 SECRET = "s3cret-s3cret-s3cret"
 
@@ -92,7 +92,7 @@ async def test_503_twice_then_200_succeeds_after_three_attempts(
 ) -> None:
     url = receiver.answer("flaky", Step(503), Step(503), Step(200))
     result = await WebhookConnector(endpoint(url), client).grant(grant_request())
-    assert result.outcome is Outcome.SUCCEEDED
+    assert result.outcome is CallOutcome.SUCCEEDED
     assert result.attempts == 3
     assert len(receiver.calls["flaky"]) == 3
 
@@ -103,7 +103,7 @@ async def test_retry_after_seconds_is_waited_before_the_next_attempt(
     url = receiver.answer("busy", Step(429, headers={"Retry-After": "1"}), Step(200))
     result = await WebhookConnector(endpoint(url), client).grant(grant_request())
     first, second = receiver.calls["busy"]
-    assert result.outcome is Outcome.SUCCEEDED
+    assert result.outcome is CallOutcome.SUCCEEDED
     assert second.at - first.at >= 0.95  # well above the 0.1 s backoff cap
 
 
@@ -115,7 +115,7 @@ async def test_retry_after_beyond_the_budget_is_handed_back_without_waiting(
     started = time.monotonic()
     result = await WebhookConnector(endpoint(url), client).grant(grant_request())
     assert time.monotonic() - started < 1
-    assert (result.outcome, result.status, result.retry_after) == (Outcome.RETRY, 503, 120)
+    assert (result.outcome, result.status, result.retry_after) == (CallOutcome.RETRY, 503, 120)
     assert result.attempts == 1
 
 
@@ -124,7 +124,7 @@ async def test_400_fails_at_once_with_status_and_detail(
 ) -> None:
     url = receiver.answer("refuses", Step(400), Step(200))
     result = await WebhookConnector(endpoint(url), client).grant(grant_request())
-    assert (result.outcome, result.status, result.attempts) == (Outcome.FAILED, 400, 1)
+    assert (result.outcome, result.status, result.attempts) == (CallOutcome.FAILED, 400, 1)
     assert result.detail == "HTTP 400: status 400"
     assert len(receiver.calls["refuses"]) == 1
 
@@ -135,7 +135,7 @@ async def test_timeouts_are_retried_then_handed_back_as_retry(
     url = receiver.answer("slow", Step(delay=1), Step(delay=1))
     config = endpoint(url, timeoutSeconds=0.2, maxAttempts=2)
     result = await WebhookConnector(config, client).grant(grant_request())
-    assert (result.outcome, result.attempts) == (Outcome.RETRY, 2)
+    assert (result.outcome, result.attempts) == (CallOutcome.RETRY, 2)
     assert result.detail == "no answer within 0.2 s"
     assert len(receiver.calls["slow"]) == 2
 
@@ -143,7 +143,7 @@ async def test_timeouts_are_retried_then_handed_back_as_retry(
 async def test_connection_refused_is_transient(client: httpx.AsyncClient) -> None:
     config = endpoint("http://127.0.0.1:9/hook", maxAttempts=2)  # discard port: nobody home
     result = await WebhookConnector(config, client).grant(grant_request())
-    assert (result.outcome, result.attempts) == (Outcome.RETRY, 2)
+    assert (result.outcome, result.attempts) == (CallOutcome.RETRY, 2)
     assert str(result.detail).startswith("connection error")
 
 
@@ -198,10 +198,10 @@ async def test_unknown_origin_system_fails_permanently_in_the_registry(
     config = ConnectorsConfig.model_validate({"connectors": [endpoint(receiver.url("known"))]})
     registry = connectors_from_config(config, client)
     result = await registry.grant(grant_request(origin_system="Mainframe"))
-    assert result.outcome is Outcome.FAILED
+    assert result.outcome is CallOutcome.FAILED
     assert result.detail == "no connector for originSystem 'Mainframe'"
     assert (await registry.grant(grant_request(origin_system="saasapp"))).outcome is (
-        Outcome.SUCCEEDED
+        CallOutcome.SUCCEEDED
     )
 
 
@@ -213,7 +213,7 @@ async def test_a_slow_grant_does_not_block_another_running_concurrently(
     finished: list[str] = []
 
     async def run(name: str, connector: WebhookConnector) -> None:
-        assert (await connector.grant(grant_request())).outcome is Outcome.SUCCEEDED
+        assert (await connector.grant(grant_request())).outcome is CallOutcome.SUCCEEDED
         finished.append(name)
 
     await asyncio.gather(run("slow", slow), run("fast", fast))
@@ -242,7 +242,7 @@ async def test_each_call_is_a_span_whose_traceparent_the_receiver_gets(
         result = await WebhookConnector(endpoint(url), client).grant(grant)
     finally:
         tracing.install(None)
-    assert result.outcome is Outcome.SUCCEEDED
+    assert result.outcome is CallOutcome.SUCCEEDED
     spans = exporter.get_finished_spans()
     assert [s.name for s in spans] == ["connector.call", "connector.call"]
     assert [dict(s.attributes or {})[tracing.OUTCOME] for s in spans] == ["retry", "succeeded"]

@@ -16,11 +16,11 @@ from accessflow.adapters.connectors_config import (
     parse_connectors_config,
 )
 from accessflow.service.connectors import (
+    CallOutcome,
     ConnectorRegistry,
     GrantRequest,
     GrantResult,
     Operation,
-    Outcome,
 )
 
 SECRET = "0123456789abcdef-secret"
@@ -210,7 +210,7 @@ def test_idempotency_key_depends_on_assignment_scope_and_operation_only() -> Non
 async def test_registry_without_a_connector_fails_permanently_and_names_the_system() -> None:
     result = await ConnectorRegistry({}).revoke(_grant())
     assert result == GrantResult.failed("no connector for originSystem 'X'")
-    assert result.outcome is Outcome.FAILED
+    assert result.outcome is CallOutcome.FAILED
 
 
 def test_registry_refuses_two_connectors_differing_only_in_case() -> None:

@@ -11,7 +11,7 @@ import orjson
 import pytest
 from jsonschema import Draft202012Validator
 
-from accessflow.domain.create import parse_create_request
+from accessflow.domain.create_body import parse_create_request
 from accessflow.domain.states import submit
 from accessflow.service.events import ReasonDetail, RejectionReason
 from accessflow.service.ports import Changes, StoredRequest

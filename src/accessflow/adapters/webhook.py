@@ -39,12 +39,12 @@ from accessflow import tracing
 from accessflow.adapters.connectors_config import ConnectorsConfig, WebhookConnectorConfig
 from accessflow.logs import get_logger
 from accessflow.service.connectors import (
+    CallOutcome,
     Connector,
     ConnectorRegistry,
     GrantRequest,
     GrantResult,
     Operation,
-    Outcome,
 )
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -198,7 +198,7 @@ class WebhookConnector:
             )
 
         result: GrantResult = await self._retrying(log_retry)(attempt)
-        if result.outcome is not Outcome.SUCCEEDED:
+        if result.outcome is not CallOutcome.SUCCEEDED:
             log.warning(
                 "webhook.not_delivered",
                 origin_system=grant.origin_system,

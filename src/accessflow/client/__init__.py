@@ -26,7 +26,7 @@ from accessflow.client.subscriber import (
     terminal_states,
     wait_for_terminal,
 )
-from accessflow.domain.create import CreateAssignmentRequest
+from accessflow.domain.create_body import CreateAssignmentRequest
 from accessflow.domain.errors import RequestValidationError
 from accessflow.service.events import EventEnvelope, StateChanged
 

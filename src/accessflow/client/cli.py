@@ -27,7 +27,7 @@ from accessflow.client.http_cli import approvals, requests
 from accessflow.client.http_reads import assignments, packages
 from accessflow.client.producer import AccessflowProducer, CommandRefusedError, NewRequest
 from accessflow.client.subscriber import subscription, terminal_states
-from accessflow.domain.create import parse_create_request
+from accessflow.domain.create_body import parse_create_request
 from accessflow.domain.errors import RequestValidationError
 from accessflow.logs import configure_logging
 from accessflow.service.events import StateChanged

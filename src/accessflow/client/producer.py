@@ -2,7 +2,7 @@
 
 Every command is built with :mod:`accessflow.service.commands` and validated against the
 contract's own models before it is sent: a create body goes through the domain parser
-(:func:`~accessflow.domain.create.parse_create_request`), so an invalid body raises
+(:func:`~accessflow.domain.create_body.parse_create_request`), so an invalid body raises
 :class:`~accessflow.domain.errors.RequestValidationError` and nothing reaches the topic.
 Each command is keyed by its request id and acknowledged by every in-sync replica
 (the producer is idempotent, which implies ``acks=all``) before the call returns.
@@ -27,7 +27,7 @@ from accessflow.adapters.kafka.limits import check_topic_limits, command_budget
 from accessflow.adapters.kafka.producer import CLOUDEVENTS_HEADERS, make_producer
 from accessflow.adapters.kafka.refusals import refusal_reason
 from accessflow.domain.codes import ReasonCode
-from accessflow.domain.create import CreateAssignmentRequest, parse_create_request
+from accessflow.domain.create_body import CreateAssignmentRequest, parse_create_request
 from accessflow.domain.errors import ErrorDetail, RequestValidationError
 from accessflow.service.commands import (
     CANCEL,

@@ -7,7 +7,7 @@ file is ``accessflow.adapters.catalog_file``.
 
 from accessflow.domain.catalog import Catalog, load_catalog
 from accessflow.domain.codes import CODE_INFO, CodeInfo, ReasonCode
-from accessflow.domain.create import (
+from accessflow.domain.create_body import (
     CreateAssignmentRequest,
     parse_create_request,
     validation_error,

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from accessflow.domain.codes import ReasonCode
-from accessflow.domain.create import CreateAssignmentRequest
+from accessflow.domain.create_body import CreateAssignmentRequest
 from accessflow.domain.enums import RequestState
 from accessflow.domain.errors import DomainError, IllegalTransition
 from accessflow.domain.models.common import AccessPackageSubject

@@ -80,7 +80,7 @@ def topics_ensure(ctx: click.Context) -> None:
 def worker(ctx: click.Context, burst: bool, no_relay: bool) -> None:
     """Consume commands, drive requests through their states, publish events."""
     from accessflow.entrypoints.dead_letters import DeadLetterQueueUnwritableError
-    from accessflow.entrypoints.processes import run_worker
+    from accessflow.entrypoints.serve import run_worker
 
     settings = settings_of(ctx)
     try:  # a bad connectors file fails here, before anything connects
@@ -97,7 +97,7 @@ def worker(ctx: click.Context, burst: bool, no_relay: bool) -> None:
 @click.pass_context
 def relay(ctx: click.Context) -> None:
     """Publish committed events from the outbox (when workers run with --no-relay)."""
-    from accessflow.entrypoints.processes import run_relay
+    from accessflow.entrypoints.serve import run_relay
 
     run(run_relay(settings_of(ctx)))
 

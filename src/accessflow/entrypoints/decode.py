@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from accessflow.adapters.kafka.dlq import DeadLetter
 from accessflow.domain.codes import ReasonCode
-from accessflow.domain.create import validation_error
+from accessflow.domain.create_body import validation_error
 from accessflow.service.broker import Record
 from accessflow.service.commands import DATA_MODELS, CommandEnvelope
 from accessflow.service.events import ReasonDetail, RejectionReason

@@ -27,7 +27,7 @@ from accessflow.adapters.postgres.pool import connect
 from accessflow.api.app import create_app
 from accessflow.api.auth import mint_token
 from accessflow.api.exposure import check_exposure
-from accessflow.entrypoints.processes import run_worker
+from accessflow.entrypoints.serve import run_worker
 from accessflow.logs import get_logger
 from accessflow.service.commands import create_command
 from accessflow.settings import Settings, SettingsError

@@ -25,7 +25,7 @@ log = get_logger(__name__)
 
 
 @dataclass
-class PartitionResult:
+class PollResult:
     """What processing one poll's records (all its partitions, one transaction) produced."""
 
     dead_letters: list[DeadLetter] = field(default_factory=list)
@@ -33,7 +33,7 @@ class PartitionResult:
 
 
 class Processor(Protocol):
-    async def process(self, records: list[Record]) -> PartitionResult: ...
+    async def process(self, records: list[Record]) -> PollResult: ...
 
 
 class _Listener:

@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from accessflow.domain import limits
-from accessflow.domain.create import CreateAssignmentRequest
+from accessflow.domain.create_body import CreateAssignmentRequest
 from accessflow.domain.models.base import format_utc
 from accessflow.domain.models.text import DecisionJustificationText, IdText, Text
 from accessflow.domain.rules import Caller

@@ -28,7 +28,7 @@ class Operation(StrEnum):
     REVOKE = "revoke"
 
 
-class Outcome(StrEnum):
+class CallOutcome(StrEnum):
     SUCCEEDED = "succeeded"
     RETRY = "retry"  # transient: timeout, connection error, 5xx, 429
     FAILED = "failed"  # permanent: any other refusal
@@ -62,7 +62,7 @@ class GrantRequest:
 class GrantResult:
     """What one grant or revoke came to, after the connector's own inline retries."""
 
-    outcome: Outcome
+    outcome: CallOutcome
     detail: str | None = None
     status: int | None = None  # the last HTTP status, for connectors that speak HTTP
     retry_after: float | None = None  # seconds the system asked us to wait, if it did
@@ -70,7 +70,7 @@ class GrantResult:
 
     @classmethod
     def succeeded(cls, *, status: int | None = None, attempts: int = 1) -> GrantResult:
-        return cls(Outcome.SUCCEEDED, status=status, attempts=attempts)
+        return cls(CallOutcome.SUCCEEDED, status=status, attempts=attempts)
 
     @classmethod
     def retry(
@@ -81,15 +81,15 @@ class GrantResult:
         retry_after: float | None = None,
         attempts: int = 1,
     ) -> GrantResult:
-        return cls(Outcome.RETRY, detail, status, retry_after, attempts)
+        return cls(CallOutcome.RETRY, detail, status, retry_after, attempts)
 
     @classmethod
     def failed(cls, detail: str, *, status: int | None = None, attempts: int = 1) -> GrantResult:
-        return cls(Outcome.FAILED, detail, status, attempts=attempts)
+        return cls(CallOutcome.FAILED, detail, status, attempts=attempts)
 
     @property
     def is_transient(self) -> bool:
-        return self.outcome is Outcome.RETRY
+        return self.outcome is CallOutcome.RETRY
 
 
 class Connector(Protocol):

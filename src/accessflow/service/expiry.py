@@ -14,7 +14,7 @@ import uuid
 from datetime import datetime, timedelta
 
 from accessflow.domain import states
-from accessflow.domain.create import CreateAssignmentRequest
+from accessflow.domain.create_body import CreateAssignmentRequest
 from accessflow.domain.enums import AssignmentState, RequestType
 from accessflow.domain.models.base import format_utc
 from accessflow.domain.models.packages import AccessPackage

@@ -14,14 +14,14 @@ from accessflow.domain.models.packages import DirectoryUser
 from accessflow.domain.models.requests import AccessPackageAssignment
 from accessflow.domain.rules import start_state
 from accessflow.domain.states import OPEN_STATES
-from accessflow.service.delivery import (
+from accessflow.service.expiry import expiry_timer
+from accessflow.service.grants import (
     assignment_id_for,
     failed_keys,
     grant_all,
     revoke_all,
     settle,
 )
-from accessflow.service.expiry import expiry_timer
 from accessflow.service.ports import Grant, MutableView, StoredRequest, Timer
 from accessflow.service.recorder import Recorder
 from accessflow.service.types import Command, TimerFired

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from accessflow.domain import states
 from accessflow.domain.errors import DomainError
 from accessflow.service.commands import CancelData, CreateData, DecideData, ReprocessData
-from accessflow.service.create import CreateHandler, create_lookups
+from accessflow.service.create_handler import CreateHandler, create_lookups
 from accessflow.service.events import ReasonDetail, RejectionReason
 from accessflow.service.fulfil import Fulfilment
 from accessflow.service.lifecycle import LifecycleHandler
@@ -26,7 +26,7 @@ from accessflow.service.types import Command, Item, Rejected, TimerFired
 
 
 @dataclass
-class Outcome:
+class CommandOutcome:
     """What became of one command: for the canonical log line and the metrics."""
 
     command_id: str
@@ -47,7 +47,7 @@ async def handle_batch(
     now: datetime,
     *,
     reprocess_window: timedelta = states.DEFAULT_REPROCESS_WINDOW,
-) -> tuple[list[Outcome], Changes]:
+) -> tuple[list[CommandOutcome], Changes]:
     """Apply ``items`` in order in one transaction; returns what happened to each."""
     async with uow.batch() as store:
         return await _in_transaction(store, items, now, Changes(), reprocess_window)
@@ -55,7 +55,7 @@ async def handle_batch(
 
 async def handle_due_timers(
     uow: UnitOfWork, now: datetime, limit: int = 200
-) -> tuple[list[Outcome], Changes]:
+) -> tuple[list[CommandOutcome], Changes]:
     """Fire the timers due by ``now``: claim, apply and mark fired in one transaction, so a
     crash in between re-fires them and an effect never happens twice."""
     async with uow.batch() as store:
@@ -73,7 +73,7 @@ async def _in_transaction(
     now: datetime,
     changes: Changes,
     reprocess_window: timedelta = states.DEFAULT_REPROCESS_WINDOW,
-) -> tuple[list[Outcome], Changes]:
+) -> tuple[list[CommandOutcome], Changes]:
     seen = await store.processed_ids({item.id for item in items})
     fresh: list[Item] = []
     duplicates: set[int] = set()
@@ -108,7 +108,7 @@ def _apply(
     create: CreateHandler,
     lifecycle: LifecycleHandler,
     requests: dict[uuid.UUID, StoredRequest],
-) -> Outcome:
+) -> CommandOutcome:
     existing = requests.get(item.request_id)
     before = existing.request.state.value if existing else None
     history_mark = len(recorder.changes.history)
@@ -158,7 +158,7 @@ class _Reject(Exception):  # noqa: N818 - internal control flow, not an error
 
 def _rejected(
     item: Item, recorder: Recorder, reason: RejectionReason, before: str | None
-) -> Outcome:
+) -> CommandOutcome:
     recorder.rejected(item.id, item.type, item.request_id, reason, item.traceparent)
     outcome = _outcome(item, "rejected", before, before)
     outcome.reason_code = reason.code
@@ -172,8 +172,8 @@ def _state_of(requests: dict[uuid.UUID, StoredRequest], request_id: uuid.UUID) -
 
 def _outcome(
     item: Item, outcome: str, before: str | None = None, after: str | None = None
-) -> Outcome:
-    return Outcome(
+) -> CommandOutcome:
+    return CommandOutcome(
         item.id, item.type, item.request_id, item.partition, item.offset, outcome, before, after
     )
 
@@ -204,4 +204,4 @@ def _wanted(
     return users, mails, assignments
 
 
-__all__ = ["Outcome", "handle_batch", "handle_due_timers", "states"]
+__all__ = ["CommandOutcome", "handle_batch", "handle_due_timers", "states"]

@@ -2,9 +2,9 @@
 command, answer only once the broker acknowledged it; idempotent per (caller, key).
 
 The decision is the worker's own (:func:`~accessflow.domain.rules.evaluate_create` over the
-view the worker's batch reads, :func:`~accessflow.service.create.create_lookups`), and the
+view the worker's batch reads, :func:`~accessflow.service.create_handler.create_lookups`), and the
 answer is the request as the worker records it on ``submitted``
-(:func:`~accessflow.service.create.submitted_request`). The worker remains the authority:
+(:func:`~accessflow.service.create_handler.submitted_request`). The worker remains the authority:
 it decides again over what is committed when the command arrives.
 
 Order matters: a replay is looked up before the rules run (the first request is itself an
@@ -22,11 +22,11 @@ from typing import Any
 
 import orjson
 
-from accessflow.domain.create import CreateAssignmentRequest
+from accessflow.domain.create_body import CreateAssignmentRequest
 from accessflow.domain.models.requests import to_graph
 from accessflow.domain.rules import Caller, Decision, evaluate_create
 from accessflow.service.commands import CREATE, command_envelope
-from accessflow.service.create import create_lookups, submitted_request
+from accessflow.service.create_handler import create_lookups, submitted_request
 from accessflow.service.read_model import Channels, ReadModel
 
 #: A pending claim older than this was left by an API process that died mid-request.

@@ -11,7 +11,7 @@ import pytest
 from pydantic import TypeAdapter, ValidationError
 
 from accessflow.domain import limits
-from accessflow.domain.create import parse_create_request
+from accessflow.domain.create_body import parse_create_request
 from accessflow.domain.errors import RequestValidationError
 from accessflow.domain.models import Duration, format_duration
 from accessflow.service.commands import CommandEnvelope, CreateData, DecideData

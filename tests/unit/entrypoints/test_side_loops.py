@@ -18,10 +18,10 @@ from command_support import (
 
 from accessflow.adapters.memory import InMemoryUnitOfWork
 from accessflow.domain.catalog import Catalog
-from accessflow.entrypoints.deliveries import DeliveryLoop
+from accessflow.entrypoints.delivery_loop import DeliveryLoop
 from accessflow.entrypoints.timers import TimerLoop
 from accessflow.service.connectors import GrantRequest, GrantResult
-from accessflow.service.deliveries import RetryPolicy
+from accessflow.service.delivery_rounds import RetryPolicy
 from accessflow.service.handlers import handle_batch
 
 FALCON = "5b98f958-0dea-4a5b-836e-109dccbd530c"

@@ -15,8 +15,8 @@ from runtime_support import MemoryWorld
 from accessflow import bootstrap
 from accessflow.adapters.kafka.batches import partition_for
 from accessflow.adapters.memory_producers import MemoryRecordSender
-from accessflow.entrypoints.processing import CommandProcessor
-from accessflow.entrypoints.worker import PartitionResult, Worker
+from accessflow.entrypoints.batch_processing import CommandProcessor
+from accessflow.entrypoints.worker import PollResult, Worker
 from accessflow.service.broker import Consumer, Partition, Record
 from accessflow.service.commands import create_command
 
@@ -141,7 +141,7 @@ class Held:
         self.started = asyncio.Event()
         self.release = asyncio.Event()
 
-    async def process(self, records: list[Record]) -> PartitionResult:
+    async def process(self, records: list[Record]) -> PollResult:
         self.started.set()
         await self.release.wait()
         return await self._inner.process(records)

@@ -13,15 +13,15 @@ from command_support import EXAMPLE_CATALOG, NOW, SALES, catalog_with_outside_re
 from accessflow.adapters.memory import InMemoryUnitOfWork
 from accessflow.domain.catalog import Catalog, load_catalog
 from accessflow.service.connectors import Connector, ConnectorRegistry
-from accessflow.service.deliveries import Delivered, RetryPolicy, deliver_due
+from accessflow.service.delivery_rounds import Delivered, RetryPolicy, deliver_due
 from accessflow.service.events import CommandRejected, EventEnvelope, StateChanged
-from accessflow.service.handlers import Outcome, handle_batch
+from accessflow.service.handlers import CommandOutcome, handle_batch
 from accessflow.service.types import Item
 
 __all__ = ["catalog_with_outside_resources"]
 
 
-async def run(uow: InMemoryUnitOfWork, *items: Item, now: datetime = NOW) -> list[Outcome]:
+async def run(uow: InMemoryUnitOfWork, *items: Item, now: datetime = NOW) -> list[CommandOutcome]:
     outcomes, _ = await handle_batch(items, uow, now)
     return outcomes
 

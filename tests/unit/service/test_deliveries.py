@@ -19,10 +19,10 @@ from accessflow.domain.models.base import format_utc
 from accessflow.domain.models.common import EntitlementManagementSchedule, ExpirationPattern
 from accessflow.domain.models.requests import AccessPackageAssignment
 from accessflow.service.connectors import GrantRequest, GrantResult, Operation
-from accessflow.service.deliveries import RetryPolicy, lease_due, record, release
-from accessflow.service.delivery import assignment_id_for
+from accessflow.service.delivery_rounds import RetryPolicy, lease_due, record, release
 from accessflow.service.events import StateChanged
 from accessflow.service.expiry import EXPIRY, EXPIRY_NAMESPACE, EXPIRY_RETRY, postponed_expiry
+from accessflow.service.grants import assignment_id_for
 from accessflow.service.handlers import handle_due_timers
 from accessflow.service.types import TimerFired
 

@@ -12,7 +12,7 @@ from command_support import MEGAN, NOW, SALES, catalog_with_outside_resources
 from accessflow.domain.errors import IllegalTransition
 from accessflow.domain.grant_states import GrantState
 from accessflow.domain.models.packages import AccessPackage
-from accessflow.service.delivery import failed_keys, grant_all
+from accessflow.service.grants import failed_keys, grant_all
 from accessflow.service.ports import Changes, Grant
 
 G = GrantState

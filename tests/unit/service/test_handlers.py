@@ -33,7 +33,6 @@ from service_support import (
 )
 
 from accessflow.adapters.memory import InMemoryUnitOfWork
-from accessflow.service.delivery import assignment_id_for
 from accessflow.service.events import (
     ASSIGNMENT_CHANGED,
     COMMAND_REJECTED,
@@ -41,6 +40,7 @@ from accessflow.service.events import (
     assignment_event_id,
     state_changed_event_id,
 )
+from accessflow.service.grants import assignment_id_for
 from accessflow.service.handlers import handle_batch
 
 DELIVERED = [("submitted", None), ("delivering", None), ("delivered", None)]

@@ -24,8 +24,8 @@ from command_support import (
 
 from accessflow.adapters.memory import InMemoryUnitOfWork
 from accessflow.domain.limits import MAX_JUSTIFICATION_CHARS
+from accessflow.entrypoints.batch_processing import CommandProcessor
 from accessflow.entrypoints.observability import Health, Metrics
-from accessflow.entrypoints.processing import CommandProcessor
 from accessflow.service.commands import create_command
 from accessflow.service.ports import BatchStore, Changes
 

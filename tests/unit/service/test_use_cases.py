@@ -26,7 +26,7 @@ from service_support import rejections, transitions
 
 from accessflow.adapters.memory import InMemoryUnitOfWork
 from accessflow.adapters.memory_read_model import InMemoryReadModel
-from accessflow.domain.create import parse_create_request
+from accessflow.domain.create_body import parse_create_request
 from accessflow.domain.errors import DomainError
 from accessflow.domain.rules import Caller
 from accessflow.service import actions

@@ -11,7 +11,7 @@ create request reports them with their own reason.
 
 from __future__ import annotations
 
-from accessflow.domain.create import CreateAssignmentRequest
+from accessflow.domain.create_body import CreateAssignmentRequest
 from accessflow.domain.enums import RequestType
 from accessflow.domain.errors import RuleViolationError
 from accessflow.domain.models.policies import AccessPackageAssignmentPolicy

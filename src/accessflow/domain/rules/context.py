@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from accessflow.domain.codes import ReasonCode
-from accessflow.domain.create import CreateAssignmentRequest
+from accessflow.domain.create_body import CreateAssignmentRequest
 from accessflow.domain.enums import AssignmentState, RequestType
 from accessflow.domain.models.packages import AccessPackage, DirectoryUser
 from accessflow.domain.models.policies import AccessPackageAssignmentPolicy

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from accessflow.domain.codes import ReasonCode
-from accessflow.domain.create import CreateAssignmentRequest
+from accessflow.domain.create_body import CreateAssignmentRequest
 from accessflow.domain.enums import AllowedTargetScope, RequestState
 from accessflow.domain.errors import RuleViolationError
 from accessflow.domain.models.policies import AccessPackageAssignmentPolicy

@@ -25,9 +25,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from accessflow.domain.grant_states import DONE, GAVE_UP, GrantState, advance
-from accessflow.service.connectors import Connector, GrantRequest, GrantResult, Outcome
+from accessflow.service.connectors import CallOutcome, Connector, GrantRequest, GrantResult
 from accessflow.service.fulfil import Fulfilment
-from accessflow.service.handlers import Outcome as Settled
+from accessflow.service.handlers import CommandOutcome as Settled
 from accessflow.service.ports import Changes, Grant, PendingGrant, UnitOfWork
 from accessflow.service.recorder import Recorder
 from accessflow.service.types import TimerFired
@@ -109,15 +109,15 @@ async def call(connector: Connector, pending: PendingGrant) -> GrantResult:
 def _after(row: Grant, result: GrantResult, now: datetime, policy: RetryPolicy) -> Grant:
     """The row after one round: done, due again after a backoff, or failed for good."""
     rounds = row.attempts + 1
-    if result.outcome is Outcome.SUCCEEDED:
+    if result.outcome is CallOutcome.SUCCEEDED:
         state = advance(row.state, DONE[row.state])
         return replace(row, state=state, detail=None, attempts=rounds, next_attempt_at=None)
     detail = result.detail or result.outcome.value
-    if result.outcome is Outcome.RETRY and rounds < policy.max_rounds:
+    if result.outcome is CallOutcome.RETRY and rounds < policy.max_rounds:
         due = policy.next_attempt(rounds, result.retry_after, now)
         state = advance(row.state, row.state)
         return replace(row, state=state, detail=detail, attempts=rounds, next_attempt_at=due)
-    if result.outcome is Outcome.RETRY:
+    if result.outcome is CallOutcome.RETRY:
         detail = f"gave up after {rounds} rounds: {detail}"
     state = advance(row.state, GAVE_UP[row.state])
     return replace(row, state=state, detail=detail, attempts=rounds, next_attempt_at=None)

@@ -16,7 +16,7 @@ from accessflow.api.deps import ApiContext
 from accessflow.api.errors import ApiError
 from accessflow.api.publisher import command_traceparent
 from accessflow.api.representation import request_resource
-from accessflow.domain.create import CreateAssignmentRequest
+from accessflow.domain.create_body import CreateAssignmentRequest
 from accessflow.service.submit import (
     KeyInFlightError,
     KeyReusedError,

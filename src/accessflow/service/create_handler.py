@@ -8,7 +8,7 @@ from datetime import datetime
 from accessflow.domain import states
 from accessflow.domain.approval_states import new_approval
 from accessflow.domain.codes import ReasonCode
-from accessflow.domain.create import CreateAssignmentRequest
+from accessflow.domain.create_body import CreateAssignmentRequest
 from accessflow.domain.enums import RequestState, SubjectType
 from accessflow.domain.errors import DomainError
 from accessflow.domain.models.common import AccessPackageSubject

@@ -4,7 +4,7 @@ grants to their outside connectors (webhooks) and records the results.
 Calls stream: up to ``concurrency`` are in flight, each result is recorded as soon as it is
 in, and a slow endpoint holds one slot, never the others (nor any partition: the consumer
 only wrote the grant). Any number of workers may run it; leases keep a grant with one of
-them at a time (``service/deliveries.py``).
+them at a time (``service/delivery_rounds.py``).
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from datetime import datetime
 from accessflow.entrypoints.observability import Metrics
 from accessflow.entrypoints.retry import Stopping, retry_transient
 from accessflow.logs import get_logger
-from accessflow.service import deliveries
+from accessflow.service import delivery_rounds
 from accessflow.service.connectors import Connector, GrantResult
-from accessflow.service.deliveries import Delivered, RetryPolicy
-from accessflow.service.handlers import Outcome
+from accessflow.service.delivery_rounds import Delivered, RetryPolicy
+from accessflow.service.handlers import CommandOutcome
 from accessflow.service.ports import PendingGrant, UnitOfWork
 
 log = get_logger("accessflow.deliveries")
@@ -69,7 +69,7 @@ class DeliveryLoop:
         """Send everything due now and record it (burst mode): how many were recorded."""
         recorded = 0
         while True:
-            delivered, settled = await deliveries.deliver_due(
+            delivered, settled = await delivery_rounds.deliver_due(
                 self._uow, self._connector, self._clock(), self._policy, self._concurrency
             )
             if not delivered:
@@ -82,12 +82,12 @@ class DeliveryLoop:
         if free > 0:
             self._wake.clear()
             leased = await retry_transient(
-                lambda: deliveries.lease_due(self._uow, self._clock(), free, self._policy),
+                lambda: delivery_rounds.lease_due(self._uow, self._clock(), free, self._policy),
                 what="deliveries.lease",
                 stop=stop,
             )
             for pending in leased:
-                task = asyncio.create_task(deliveries.call(self._connector, pending))
+                task = asyncio.create_task(delivery_rounds.call(self._connector, pending))
                 self._inflight[task] = pending
         done = await self._wait(stop)
         if done:
@@ -112,12 +112,12 @@ class DeliveryLoop:
         return {task for task in self._inflight if task.done()}
 
     async def _record(self, finished: list[tuple[PendingGrant, GrantResult]]) -> None:
-        delivered, settled = await deliveries.record(
+        delivered, settled = await delivery_rounds.record(
             self._uow, finished, self._clock(), self._policy
         )
         self._report(delivered, settled)
 
-    def _report(self, delivered: list[Delivered], settled: list[Outcome]) -> None:
+    def _report(self, delivered: list[Delivered], settled: list[CommandOutcome]) -> None:
         self.recorded_total += len(delivered)
         if settled:
             self._on_committed()  # settling wrote events for the relay
@@ -163,7 +163,7 @@ class DeliveryLoop:
         try:
             if finished:
                 await self._record(finished)
-            released = await deliveries.release(self._uow, abandoned, self._clock())
+            released = await delivery_rounds.release(self._uow, abandoned, self._clock())
             if abandoned:
                 log.info("deliveries.released", grants=released)
         except Exception as exc:  # nothing is lost: the leases run out, the grants go again

@@ -26,11 +26,11 @@ from accessflow.domain.states import DEFAULT_REPROCESS_WINDOW
 from accessflow.entrypoints.decode import Decoded, dead_letter, decode
 from accessflow.entrypoints.observability import Metrics
 from accessflow.entrypoints.retry import is_transient
-from accessflow.entrypoints.worker import PartitionResult
+from accessflow.entrypoints.worker import PollResult
 from accessflow.logs import get_logger
 from accessflow.service.broker import Record
 from accessflow.service.events import RejectionReason
-from accessflow.service.handlers import Outcome, handle_batch
+from accessflow.service.handlers import CommandOutcome, handle_batch
 from accessflow.service.ports import UnitOfWork
 from accessflow.service.types import Item, Rejected
 
@@ -60,13 +60,13 @@ class CommandProcessor:
         self._poison_attempts = poison_attempts
         self._records: dict[tuple[int, int], Record] = {}
 
-    async def process(self, records: list[Record]) -> PartitionResult:
+    async def process(self, records: list[Record]) -> PollResult:
         """Apply one poll's records (of any partitions, each partition's in order) in one
         transaction: a handful of round trips for the whole poll rather than per partition,
         which is most of a small batch's time."""
         started = time.perf_counter()
         started_ns = time.time_ns()
-        result = PartitionResult()
+        result = PollResult()
         self._records = {(record.partition, record.offset): record for record in records}
         items: list[Item] = []
         for record in records:
@@ -104,7 +104,7 @@ class CommandProcessor:
         except Exception as exc:  # a parser bug or a limit it hit (recursion, memory)
             return dead_letter(record, "ProcessingFailed", f"{type(exc).__name__}: {exc}")
 
-    async def _handle(self, items: list[Item]) -> list[Outcome]:
+    async def _handle(self, items: list[Item]) -> list[CommandOutcome]:
         outcomes, changes = await handle_batch(
             items, self._uow, self._clock(), reprocess_window=self._reprocess_window
         )
@@ -126,13 +126,13 @@ class CommandProcessor:
         return outcomes
 
     async def _one_by_one(
-        self, items: list[Item], result: PartitionResult, first: Exception
-    ) -> list[Outcome]:
+        self, items: list[Item], result: PollResult, first: Exception
+    ) -> list[CommandOutcome]:
         # A lost race is retried alone too: each command re-reads the world and decides again.
         (log.warning if _is_race(first) else log.error)(
             "batch.failed", error=f"{type(first).__name__}: {first}", size=len(items)
         )
-        outcomes: list[Outcome] = []
+        outcomes: list[CommandOutcome] = []
         for item in items:
             for attempt in range(1, self._poison_attempts + 1):
                 try:
@@ -147,7 +147,9 @@ class CommandProcessor:
                         await asyncio.sleep(0.05 * 2**attempt)
         return outcomes
 
-    async def _poisoned(self, item: Item, exc: Exception, result: PartitionResult) -> list[Outcome]:
+    async def _poisoned(
+        self, item: Item, exc: Exception, result: PollResult
+    ) -> list[CommandOutcome]:
         """Kept failing for a reason no retry fixes: DLQ the bytes, reject the command."""
         message = f"{type(exc).__name__}: {exc}"
         log.error("command.poisoned", command_id=item.id, offset=item.offset, error=message)
@@ -174,7 +176,7 @@ class CommandProcessor:
             log.error("command.rejection_failed", command_id=item.id, error=repr(exc))
             return []
 
-    def _report(self, outcomes: list[Outcome], started: float) -> None:
+    def _report(self, outcomes: list[CommandOutcome], started: float) -> None:
         duration_ms = round((time.perf_counter() - started) * 1000, 2)
         # The module's logger is a lazy proxy that looks up the configuration on every call
         # (≈ 40 % of a line's cost); a batch logs several lines per command.
@@ -201,7 +203,7 @@ class CommandProcessor:
             )
 
 
-def _trace(items: list[Item], outcomes: list[Outcome], started_ns: int) -> None:
+def _trace(items: list[Item], outcomes: list[CommandOutcome], started_ns: int) -> None:
     """A span per command, child of the ``traceparent`` it arrived with, spanning its batch
     (the unit that decided and committed it)."""
     traceparents = {item.id: item.traceparent for item in items}

@@ -4,7 +4,7 @@ Groups (``originSystem: AadGroup``) are delivered by the built-in directory conn
 membership row in accessflow's own directory, written in the same transaction as the state
 change. Every other resource is written as a *waiting* grant (``pending``, or ``revoking``
 for a removal) for the delivery loop, which calls the configured connector outside any
-transaction (``service/deliveries.py``): the consume path never waits on an outside system.
+transaction (``service/delivery_rounds.py``): the consume path never waits on an outside system.
 A request settles (delivered / partiallyDelivered / deliveryFailed) once none of its grants
 is waiting any more; :func:`settle` says how.
 """
