@@ -159,7 +159,7 @@ async def test_keys_are_per_caller(api: Api) -> None:
 
 async def test_a_key_still_being_submitted_makes_a_retry_wait(api: Api) -> None:
     """A pending claim (a concurrent POST mid-produce) → 409 with Retry-After, no command."""
-    from accessflow.api.submit import body_hash
+    from accessflow.api.create_mapping import body_hash
     from accessflow.domain.create_body import parse_create_request
 
     digest = body_hash(parse_create_request(sales_body()))

@@ -15,6 +15,7 @@ from accessflow.adapters.postgres.queries import count_requests, get_request, li
 from accessflow.adapters.postgres.queries_history import get_history
 from accessflow.api import paging
 from accessflow.api.auth import Principal
+from accessflow.api.create_mapping import create_request
 from accessflow.api.deps import PREFIX, Caller, Context, base_url, context_url, json_body
 from accessflow.api.errors import ERROR_RESPONSES
 from accessflow.api.odata import RANGE, CollectionSpec, FieldSpec
@@ -30,7 +31,6 @@ from accessflow.api.schemas import (
     HistoryCollection,
     create_body_schema,
 )
-from accessflow.api.submit import create_request
 from accessflow.domain.create_body import parse_create_request
 from accessflow.domain.enums import RequestState, RequestType
 from accessflow.service.actions import readable
