@@ -14,13 +14,11 @@ so code that must survive both catches these and ``asyncpg.IntegrityConstraintVi
 from __future__ import annotations
 
 import asyncio
-import copy
 import uuid
-from collections.abc import AsyncIterator, Collection, Iterable
+from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import replace
 from datetime import datetime
-from typing import TypeVar
 
 import orjson
 
@@ -33,25 +31,34 @@ from accessflow.adapters.memory_constraints import (
     not_null,
     parent,
 )
+from accessflow.adapters.memory_rows import (
+    AssignmentRow,
+    MemoryState,
+    RequestRow,
+    assignment_of,
+    delivered_memberships,
+    is_due,
+    reloaded,
+    row_key,
+    stored_request,
+    users_with_managers,
+)
 from accessflow.adapters.postgres.view import approver_groups
-from accessflow.domain.approval_states import ApprovalRecord
 from accessflow.domain.catalog import Catalog
 from accessflow.domain.models.packages import (
     AccessPackage,
     AccessPackageCatalog,
     DirectoryGroup,
-    DirectoryUser,
 )
 from accessflow.domain.models.policies import AccessPackageAssignmentPolicy
 from accessflow.domain.models.requests import AccessPackageAssignment as Assignment
-from accessflow.domain.models.requests import AccessPackageAssignmentRequest, to_graph
+from accessflow.domain.models.requests import to_graph
 from accessflow.domain.view import InMemoryView, OpenRequest
 from accessflow.service.ports import (
     BatchStore,
     Changes,
     Grant,
     HistoryEntry,
-    Membership,
     MutableView,
     OutboxEvent,
     PendingGrant,
@@ -63,10 +70,7 @@ from accessflow.service.ports import (
 )
 from accessflow.service.read_model import CatalogObjects
 
-_OPEN = frozenset({"submitted", "pendingApproval", "scheduled", "delivering"})
-_ADD_TYPES = frozenset({"userAdd", "adminAdd", "systemAdd"})
 _INSERT_ONLY = ("request_type", "target_id", "access_package_id", "requestor_id")
-_MANAGER_LEVELS = 3  # load_view's recursive CTE: the user and three managers up
 __all__ = [
     "ForeignKeyViolationError",
     "InMemoryBatchStore",
@@ -75,58 +79,13 @@ __all__ = [
     "NotNullViolationError",
     "UniqueViolationError",
 ]
-_Doc = TypeVar("_Doc", AccessPackageCatalog, AccessPackage, AccessPackageAssignmentPolicy)
-
-
-@dataclass(frozen=True, slots=True)
-class _RequestRow:
-    document: bytes  # the Graph document, as orjson bytes
-    request_type: str
-    state: str
-    target_id: str | None
-    access_package_id: str | None
-    requestor_id: str | None
-    assignment_id: str | None
-    sequence: int
-    approval: bytes | None
-
-    @property
-    def is_open_add(self) -> bool:  # the predicate of assignment_requests_one_open_add
-        return self.state in _OPEN and self.request_type in _ADD_TYPES
-
-
-@dataclass(frozen=True, slots=True)
-class _AssignmentRow:
-    access_package_id: str | None
-    target_id: str
-    state: str
-    document: bytes
-
-
-@dataclass
-class _State:
-    """Every table; copied container by container when a batch starts (rows are frozen)."""
-
-    processed: dict[str, ProcessedCommand] = field(default_factory=dict)
-    requests: dict[uuid.UUID, _RequestRow] = field(default_factory=dict)
-    history: dict[tuple[uuid.UUID, int], HistoryEntry] = field(default_factory=dict)
-    outbox: dict[uuid.UUID, OutboxEvent] = field(default_factory=dict)  # in insertion order
-    assignments: dict[uuid.UUID, _AssignmentRow] = field(default_factory=dict)
-    grants: dict[tuple[uuid.UUID, str], Grant] = field(default_factory=dict)
-    members: set[tuple[str, str, str]] = field(default_factory=set)  # group, user, source
-    users: dict[str, DirectoryUser] = field(default_factory=dict)
-    timers: dict[uuid.UUID, tuple[Timer, bool]] = field(default_factory=dict)  # timer, fired
-    objects: CatalogObjects = field(default_factory=lambda: CatalogObjects(0, {}, {}, {}))
-
-    def copy(self) -> _State:
-        return _State(**{f.name: copy.copy(getattr(self, f.name)) for f in fields(self)})
 
 
 class InMemoryUnitOfWork(UnitOfWork):
     """The fake :class:`UnitOfWork`; batches run one at a time (the rows' locks)."""
 
     def __init__(self, catalog: Catalog | None = None) -> None:
-        self._state = _State()
+        self._state = MemoryState()
         self._lock = asyncio.Lock()
         if catalog is not None:
             self.apply_catalog(catalog)
@@ -154,17 +113,17 @@ class InMemoryUnitOfWork(UnitOfWork):
         old = state.objects
         state.objects = CatalogObjects(
             old.version + 1,
-            old.catalogs | _reloaded(catalog.catalogs.values(), AccessPackageCatalog),
-            old.packages | _reloaded(catalog.access_packages.values(), AccessPackage),
+            old.catalogs | reloaded(catalog.catalogs.values(), AccessPackageCatalog),
+            old.packages | reloaded(catalog.access_packages.values(), AccessPackage),
             old.policies
-            | _reloaded(catalog.assignment_policies.values(), AccessPackageAssignmentPolicy),
+            | reloaded(catalog.assignment_policies.values(), AccessPackageAssignmentPolicy),
         )
         self._state = state
 
     # Read helpers for tests (tests/support/store_support.py has the same for PostgreSQL).
     def request(self, request_id: uuid.UUID) -> StoredRequest | None:
         row = self._state.requests.get(request_id)
-        return None if row is None else _stored(row)
+        return None if row is None else stored_request(row)
 
     def history_of(self, request_id: uuid.UUID) -> list[HistoryEntry]:
         return [self._state.history[k] for k in sorted(self._state.history) if k[0] == request_id]
@@ -177,7 +136,7 @@ class InMemoryUnitOfWork(UnitOfWork):
 
     def assignment(self, assignment_id: str) -> Assignment | None:
         row = self._state.assignments.get(uuid.UUID(assignment_id))
-        return None if row is None else _assignment(row.document)
+        return None if row is None else assignment_of(row.document)
 
     def grants_of(self, assignment_id: str) -> list[Grant]:
         grants = self._state.grants
@@ -192,7 +151,7 @@ class InMemoryUnitOfWork(UnitOfWork):
 class InMemoryBatchStore(BatchStore):
     """One batch's reads and writes against its private copy of the state."""
 
-    def __init__(self, state: _State) -> None:
+    def __init__(self, state: MemoryState) -> None:
         self.state = state
 
     async def processed_ids(self, command_ids: Collection[str]) -> set[str]:
@@ -202,7 +161,7 @@ class InMemoryBatchStore(BatchStore):
         self, request_ids: Collection[uuid.UUID]
     ) -> dict[uuid.UUID, StoredRequest]:
         rows = self.state.requests
-        return {rid: _stored(rows[rid]) for rid in sorted(request_ids) if rid in rows}
+        return {rid: stored_request(rows[rid]) for rid in sorted(request_ids) if rid in rows}
 
     async def view(
         self, user_ids: Collection[str], mails: Collection[str], assignment_ids: Collection[str]
@@ -214,7 +173,7 @@ class InMemoryBatchStore(BatchStore):
             *user_ids,
             *(r.target_id for a, r in state.assignments.items() if str(a) in wanted),
         }
-        users = _users_with_managers(state.users, people, mails)
+        users = users_with_managers(state.users, people, mails)
         approvers = set(approver_groups(objects))
         members: dict[str, set[str]] = {}
         for group_id, user_id, _ in state.members:
@@ -225,7 +184,7 @@ class InMemoryBatchStore(BatchStore):
         # Graph ids are case-insensitive, as in load_view (pinned by the contract suite's
         # test_a_removal_finds_the_assignment_whatever_the_id_case).
         assignments = [
-            _assignment(row.document)
+            assignment_of(row.document)
             for aid, row in state.assignments.items()
             if (row.target_id in users and row.state != "expired") or str(aid) in wanted
         ]
@@ -272,7 +231,7 @@ class InMemoryBatchStore(BatchStore):
         self, now: datetime, limit: int, lease_until: datetime
     ) -> list[PendingGrant]:
         due = sorted(
-            (g for g in self.state.grants.values() if g.waiting and _due(g, now)),
+            (g for g in self.state.grants.values() if g.waiting and is_due(g, now)),
             key=lambda g: (g.next_attempt_at, g.assignment_id, g.resource_scope_id),
         )[:limit]
         leased = []
@@ -286,7 +245,7 @@ class InMemoryBatchStore(BatchStore):
     def _upsert_request(self, stored: StoredRequest) -> None:
         request, old = stored.request, self.state.requests.get(stored.id)
         not_null(status=request.status, created_at=request.created_date_time)
-        row = _RequestRow(
+        row = RequestRow(
             orjson.dumps(to_graph(request)),
             request.request_type.value,
             request.state.value,
@@ -302,7 +261,7 @@ class InMemoryBatchStore(BatchStore):
         key = (row.target_id, row.access_package_id)
         if row.is_open_add and None not in key:
             for other_id, other in self.state.requests.items():
-                if other_id != stored.id and other.is_open_add and key == _key(other):
+                if other_id != stored.id and other.is_open_add and key == row_key(other):
                     raise UniqueViolationError("assignment_requests_one_open_add", str(key))
         self.state.requests[stored.id] = row
 
@@ -315,7 +274,7 @@ class InMemoryBatchStore(BatchStore):
                 continue
             aid = uuid.UUID(assignment.id)
             not_null(access_package_id=assignment.access_package_id)
-            row = _AssignmentRow(
+            row = AssignmentRow(
                 assignment.access_package_id,
                 (assignment.target_ref or "").lower(),
                 assignment.state.value if assignment.state else "delivering",
@@ -325,61 +284,13 @@ class InMemoryBatchStore(BatchStore):
             if old is not None:  # the upsert updates state and document only
                 row = replace(old, state=row.state, document=row.document)
             if row.state != "expired" and any(
-                other_id != aid and other.state != "expired" and _key(other) == _key(row)
+                other_id != aid and other.state != "expired" and row_key(other) == row_key(row)
                 for other_id, other in state.assignments.items()
             ):
-                raise UniqueViolationError("assignments_one_live", str(_key(row)))
+                raise UniqueViolationError("assignments_one_live", str(row_key(row)))
             state.assignments[aid] = row
         for grant in changes.grants:
             parent(state.assignments, grant.assignment_id, "grants_assignment_id_fkey")
             state.grants[(grant.assignment_id, grant.resource_scope_id)] = grant
-        state.members.update(_delivered(changes.memberships_added))
-        state.members.difference_update(_delivered(changes.memberships_removed))
-
-
-def _due(grant: Grant, now: datetime) -> bool:
-    return grant.next_attempt_at is not None and grant.next_attempt_at <= now
-
-
-def _key(row: _RequestRow | _AssignmentRow) -> tuple[str | None, str | None]:
-    return (row.target_id, row.access_package_id)
-
-
-def _delivered(memberships: Iterable[Membership]) -> set[tuple[str, str, str]]:
-    return {(m.group_id.lower(), m.user_id.lower(), "accessflow") for m in memberships}
-
-
-def _stored(row: _RequestRow) -> StoredRequest:
-    """A fresh copy, as ``load_requests`` reads it back from its columns."""
-    request = AccessPackageAssignmentRequest.model_validate(orjson.loads(row.document))
-    approval = (
-        None if row.approval is None else ApprovalRecord.from_json(orjson.loads(row.approval))
-    )
-    ids = (row.target_id, row.access_package_id, row.requestor_id, row.assignment_id)
-    return StoredRequest(request, row.sequence, *ids, approval=approval)
-
-
-def _assignment(document: bytes) -> Assignment:
-    return Assignment.model_validate(orjson.loads(document))
-
-
-def _reloaded(items: Iterable[_Doc], model: type[_Doc]) -> dict[str, _Doc]:
-    """Keyed and re-read the way ``load_catalog_objects`` reads the stored documents."""
-    return {item.id.lower(): model.model_validate(to_graph(item)) for item in items}
-
-
-def _users_with_managers(
-    users: dict[str, DirectoryUser], user_ids: Collection[str], mails: Collection[str]
-) -> dict[str, DirectoryUser]:
-    """The users named by id or mail, and their managers up to three levels."""
-    ids, lowered = {u.lower() for u in user_ids}, {m.lower() for m in mails}
-    level = {
-        uid
-        for uid, user in users.items()
-        if uid in ids or (user.mail is not None and user.mail.lower() in lowered)
-    }
-    chain = set(level)
-    for _ in range(_MANAGER_LEVELS):
-        level = {m for uid in level if uid in users and (m := users[uid].manager_id)} - chain
-        chain |= level
-    return {uid: users[uid] for uid in sorted(chain) if uid in users}
+        state.members.update(delivered_memberships(changes.memberships_added))
+        state.members.difference_update(delivered_memberships(changes.memberships_removed))
