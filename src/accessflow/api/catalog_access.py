@@ -136,3 +136,9 @@ async def catalog_access(
     objects = await ctx.catalog.catalog_objects(conn)
     view = await load_view(conn, objects, {caller.object_id, *others}, [], [])
     return CatalogAccess(objects, caller, view)
+
+
+async def caller_access(ctx: ApiContext, caller: Principal) -> CatalogAccess:
+    """:func:`catalog_access` on a connection of its own (a read route needs nothing else)."""
+    async with ctx.db.acquire() as conn:
+        return await catalog_access(ctx, conn, caller)

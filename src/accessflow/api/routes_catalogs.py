@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from accessflow.api import paging
-from accessflow.api.catalog_access import catalog_access
+from accessflow.api.catalog_access import caller_access
 from accessflow.api.catalog_resources import (
     CATALOG_EXPAND,
     CATALOG_PROPERTIES,
@@ -78,8 +78,7 @@ def _catalog_key(catalog: AccessPackageCatalog) -> str:
 )
 async def list_policies(request: Request, ctx: Context, caller: Caller) -> JSONResponse:
     options = paging.query_options(POLICIES, request)
-    async with ctx.db.acquire() as conn:
-        access = await catalog_access(ctx, conn, caller)
+    access = await caller_access(ctx, caller)
     readable = [p for p in access.policies() if access.may_read_policy(p)]
     return page_of(
         request, POLICIES, options, filtered(readable, options.filters, POLICY_FIELDS),
@@ -96,8 +95,7 @@ async def list_policies(request: Request, ctx: Context, caller: Caller) -> JSONR
 )
 async def count_policies(request: Request, ctx: Context, caller: Caller) -> PlainTextResponse:
     options = paging.query_options(count_spec(POLICIES), request)
-    async with ctx.db.acquire() as conn:
-        access = await catalog_access(ctx, conn, caller)
+    access = await caller_access(ctx, caller)
     readable = [p for p in access.policies() if access.may_read_policy(p)]
     return count_response(len(filtered(readable, options.filters, POLICY_FIELDS)))
 
@@ -112,8 +110,7 @@ async def get_policy(
     request: Request, ctx: Context, caller: Caller, policy_id: str
 ) -> JSONResponse:
     options = paging.query_options(ONE_POLICY, request)
-    async with ctx.db.acquire() as conn:
-        access = await catalog_access(ctx, conn, caller)
+    access = await caller_access(ctx, caller)
     body = policy_resource(access.policy(policy_id), access, options.expand, options.select)
     context = context_url(request, "assignmentPolicies/$entity")
     return JSONResponse({"@odata.context": context, **body})
@@ -127,8 +124,7 @@ async def get_policy(
 )
 async def list_catalogs(request: Request, ctx: Context, caller: Caller) -> JSONResponse:
     options = paging.query_options(CATALOGS, request)
-    async with ctx.db.acquire() as conn:
-        access = await catalog_access(ctx, conn, caller)
+    access = await caller_access(ctx, caller)
     readable = [c for c in access.catalogs() if access.may_read_catalog(c)]
     return page_of(
         request, CATALOGS, options, filtered(readable, options.filters, CATALOG_FIELDS),
@@ -145,8 +141,7 @@ async def list_catalogs(request: Request, ctx: Context, caller: Caller) -> JSONR
 )
 async def count_catalogs(request: Request, ctx: Context, caller: Caller) -> PlainTextResponse:
     options = paging.query_options(count_spec(CATALOGS), request)
-    async with ctx.db.acquire() as conn:
-        access = await catalog_access(ctx, conn, caller)
+    access = await caller_access(ctx, caller)
     readable = [c for c in access.catalogs() if access.may_read_catalog(c)]
     return count_response(len(filtered(readable, options.filters, CATALOG_FIELDS)))
 
@@ -161,8 +156,7 @@ async def get_catalog(
     request: Request, ctx: Context, caller: Caller, catalog_id: str
 ) -> JSONResponse:
     options = paging.query_options(ONE_CATALOG, request)
-    async with ctx.db.acquire() as conn:
-        access = await catalog_access(ctx, conn, caller)
+    access = await caller_access(ctx, caller)
     body = catalog_resource(access.catalog(catalog_id), access, options.expand, options.select)
     return JSONResponse({"@odata.context": context_url(request, "catalogs/$entity"), **body})
 
@@ -177,8 +171,7 @@ async def catalog_packages(
     request: Request, ctx: Context, caller: Caller, catalog_id: str
 ) -> JSONResponse:
     options = paging.query_options(CATALOG_PACKAGES, request)
-    async with ctx.db.acquire() as conn:
-        access = await catalog_access(ctx, conn, caller)
+    access = await caller_access(ctx, caller)
     catalog = access.catalog(catalog_id)
     visible = [p for p in access.packages_in(catalog.id) if access.listed_package(p)]
     return page_of(

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import ValidationError
 
 from accessflow.api import paging
-from accessflow.api.catalog_access import catalog_access
+from accessflow.api.catalog_access import caller_access, catalog_access
 from accessflow.api.catalog_resources import (
     PACKAGE_EXPAND,
     PACKAGE_PROPERTIES,
@@ -91,8 +91,7 @@ def _key(package: AccessPackage) -> str:
 )
 async def list_packages(request: Request, ctx: Context, caller: Caller) -> JSONResponse:
     options = paging.query_options(PACKAGES, request)
-    async with ctx.db.acquire() as conn:
-        access = await catalog_access(ctx, conn, caller)
+    access = await caller_access(ctx, caller)
     visible = [p for p in access.packages() if access.listed_package(p)]
     found = filtered(visible, options.filters, PACKAGE_FIELDS)
     return page_of(
@@ -110,8 +109,7 @@ async def list_packages(request: Request, ctx: Context, caller: Caller) -> JSONR
 )
 async def count_packages(request: Request, ctx: Context, caller: Caller) -> PlainTextResponse:
     options = paging.query_options(count_spec(PACKAGES), request)
-    async with ctx.db.acquire() as conn:
-        access = await catalog_access(ctx, conn, caller)
+    access = await caller_access(ctx, caller)
     visible = [p for p in access.packages() if access.listed_package(p)]
     return count_response(len(filtered(visible, options.filters, PACKAGE_FIELDS)))
 
@@ -126,8 +124,7 @@ async def requestable_packages(
     request: Request, ctx: Context, caller: Caller, on: Literal["allowedRequestor"]
 ) -> JSONResponse:
     options = paging.query_options(PACKAGES, request)
-    async with ctx.db.acquire() as conn:
-        access = await catalog_access(ctx, conn, caller)
+    access = await caller_access(ctx, caller)
     mine = [p for p in access.packages() if not p.is_hidden and access.requestable(p.id)]
     found = filtered(mine, options.filters, PACKAGE_FIELDS)
     return page_of(
@@ -147,8 +144,7 @@ async def get_package(
     request: Request, ctx: Context, caller: Caller, package_id: str
 ) -> JSONResponse:
     options = paging.query_options(ONE_PACKAGE, request)
-    async with ctx.db.acquire() as conn:
-        access = await catalog_access(ctx, conn, caller)
+    access = await caller_access(ctx, caller)
     package = access.package(package_id)
     body = package_resource(package, access, options.expand, options.select)
     return JSONResponse({"@odata.context": context_url(request, "accessPackages/$entity"), **body})
@@ -164,8 +160,7 @@ async def incompatible(
     request: Request, ctx: Context, caller: Caller, package_id: str
 ) -> JSONResponse:
     options = paging.query_options(INCOMPATIBLE, request)
-    async with ctx.db.acquire() as conn:
-        access = await catalog_access(ctx, conn, caller)
+    access = await caller_access(ctx, caller)
     package = access.package(package_id)
     return page_of(
         request, INCOMPATIBLE, options, incompatible_packages(package, access), _key,
@@ -184,8 +179,7 @@ async def incompatible_groups(
     request: Request, ctx: Context, caller: Caller, package_id: str
 ) -> JSONResponse:
     options = paging.query_options(GROUPS, request)
-    async with ctx.db.acquire() as conn:
-        access = await catalog_access(ctx, conn, caller)
+    access = await caller_access(ctx, caller)
     package = access.package(package_id)
     return page_of(
         request, GROUPS, options, [], str, lambda g: {"id": g},
