@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import yaml
-from api_support import CATALOG, FINANCE, FINANCE_POLICY, KAYO, REQUESTS
+from api_support import CATALOG, FINANCE_POLICY, KAYO, REQUESTS
+from domain_support import TEXT_QUESTION, finance_request
 
 from accessflow.adapters.postgres.catalog_store import apply_catalog
 from accessflow.adapters.postgres.pool import connect
@@ -14,8 +15,6 @@ from accessflow.domain.catalog import load_catalog
 from accessflow.settings import Settings
 
 CATASTROPHIC = r"([A-Za-z0-9]+ ?)+"
-MC_QUESTION = "8fe745e7-80b2-490d-bd22-4e708c77288c"
-TEXT_QUESTION = "7aaa18c9-8e4f-440f-bd5a-3a7ce312cbe6"
 
 
 async def _apply_catastrophic_pattern(settings: Settings) -> None:
@@ -30,38 +29,17 @@ async def _apply_catastrophic_pattern(settings: Settings) -> None:
         await conn.close()
 
 
-def _finance_body(text_answer: str) -> dict[str, Any]:
-    def answer(question: str, value: str, kind: str) -> dict[str, Any]:
-        return {
-            "@odata.type": "#microsoft.graph.accessPackageAnswerString",
-            "value": value,
-            "answeredQuestion": {
-                "@odata.type": f"#microsoft.graph.accessPackage{kind}Question",
-                "id": question,
-            },
-        }
-
-    return {
-        "requestType": "userAdd",
-        "assignment": {"accessPackageId": FINANCE, "assignmentPolicyId": FINANCE_POLICY},
-        "answers": [
-            answer(MC_QUESTION, "MultipleChoiceAnswerValue", "MultipleChoice"),
-            answer(TEXT_QUESTION, text_answer, "TextInput"),
-        ],
-    }
-
-
 async def test_a_hostile_answer_is_refused_and_the_api_answers_the_next_request(
     make_api: Any, prepared: Settings
 ) -> None:
     await _apply_catastrophic_pattern(prepared)
     async with make_api() as api:
-        refused = await api.post(REQUESTS, _finance_body("a" * 40 + "!"), KAYO)
+        refused = await api.post(REQUESTS, finance_request("a" * 40 + "!"), KAYO)
         assert refused.status_code == 400, refused.text
         error = refused.json()["error"]
         assert error["code"] == "invalidRequest"
         assert [(d["code"], d["target"]) for d in error["details"]] == [
             ("InvalidAnswer", "answers[1].value")
         ]
-        accepted = await api.post(REQUESTS, _finance_body("quarterly close 2026"), KAYO)
+        accepted = await api.post(REQUESTS, finance_request("quarterly close 2026"), KAYO)
         assert accepted.status_code == 201, accepted.text

@@ -86,3 +86,27 @@ def policy_in(document: dict[str, Any], policy_id: str) -> dict[str, Any]:
             found: dict[str, Any] = policy
             return found
     raise KeyError(policy_id)
+
+
+def finance_request(text_answer: str) -> dict[str, Any]:
+    """A userAdd to the Finance package answering its two questions (the text one with
+    ``text_answer``), as a Graph create body."""
+
+    def answer(question: str, value: str, kind: str) -> dict[str, Any]:
+        return {
+            "@odata.type": "#microsoft.graph.accessPackageAnswerString",
+            "value": value,
+            "answeredQuestion": {
+                "@odata.type": f"#microsoft.graph.accessPackage{kind}Question",
+                "id": question,
+            },
+        }
+
+    return {
+        "requestType": "userAdd",
+        "assignment": {"accessPackageId": FINANCE, "assignmentPolicyId": FINANCE_POLICY},
+        "answers": [
+            answer(MC_QUESTION, "MultipleChoiceAnswerValue", "MultipleChoice"),
+            answer(TEXT_QUESTION, text_answer, "TextInput"),
+        ],
+    }

@@ -12,14 +12,13 @@ from typing import Any
 
 import pytest
 from domain_support import (
-    FINANCE,
     FINANCE_POLICY,
     KAYO,
-    MC_QUESTION,
     NOW,
     TEXT_QUESTION,
     MakeView,
     caller,
+    finance_request,
 )
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -67,34 +66,13 @@ def _set_pattern(document: dict[str, Any], pattern: str) -> None:
     question["regexPattern"] = pattern
 
 
-def _finance_request(text_answer: str) -> dict[str, Any]:
-    def answer(question: str, value: str, kind: str) -> dict[str, Any]:
-        return {
-            "@odata.type": "#microsoft.graph.accessPackageAnswerString",
-            "value": value,
-            "answeredQuestion": {
-                "@odata.type": f"#microsoft.graph.accessPackage{kind}Question",
-                "id": question,
-            },
-        }
-
-    return {
-        "requestType": "userAdd",
-        "assignment": {"accessPackageId": FINANCE, "assignmentPolicyId": FINANCE_POLICY},
-        "answers": [
-            answer(MC_QUESTION, "MultipleChoiceAnswerValue", "MultipleChoice"),
-            answer(TEXT_QUESTION, text_answer, "TextInput"),
-        ],
-    }
-
-
 def test_the_answer_rule_refuses_a_hostile_answer_to_a_catastrophic_pattern(
     make_view: MakeView,
 ) -> None:
     view = make_view(lambda document: _set_pattern(document, CATASTROPHIC))
 
     def decide(text_answer: str) -> Decision:
-        body = parse_create_request(_finance_request(text_answer))
+        body = parse_create_request(finance_request(text_answer))
         return evaluate_create(body, caller(KAYO), view, NOW)
 
     refused = decide(HOSTILE)
