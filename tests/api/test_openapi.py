@@ -24,7 +24,7 @@ from api_support import (
     REQUESTS,
     sales_body,
 )
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.generation import GenerationMode
 from schemathesis.specs.openapi.checks import (
@@ -99,21 +99,33 @@ def run_statefully(served: Any, user: str, admin: bool, examples: int) -> None:
     headers = {"Authorization": f"Bearer {token}"}
 
     class AsRole(schema.as_state_machine()):  # type: ignore[misc]
+        def before_call(self, case: Any) -> None:
+            # On the case itself: schemathesis drops an Authorization header passed only as
+            # a call argument for an operation whose security scheme it knows.
+            case.headers = {**(case.headers or {}), **headers}
+
         def get_call_kwargs(self, case: Any) -> dict[str, Any]:
-            return {"base_url": served.url, "headers": headers, "timeout": 15}
+            return {"base_url": served.url, "timeout": 15}
 
         def validate_response(self, response: Any, case: Any, *_: Any, **__: Any) -> None:
+            assert response.status_code != 401, (case.method, case.path, response.text)
             case.validate_response(response, checks=CHECKS, headers=headers)
 
-    AsRole.run(
-        settings=settings(
-            max_examples=examples,
-            stateful_step_count=6,
-            deadline=None,
-            database=None,
-            suppress_health_check=list(HealthCheck),
+    # One scenario per engine: the steps a scenario can take depend on what the live API
+    # answered (a bundle fills from a list that the worker keeps changing), so hypothesis
+    # must never replay one scenario's choices into another, which it would do across the
+    # examples of one engine and report as a FlakyStrategyDefinition.
+    for _ in range(examples):
+        AsRole.run(
+            settings=settings(
+                max_examples=1,
+                stateful_step_count=6,
+                deadline=None,
+                database=None,
+                phases=[Phase.generate],
+                suppress_health_check=list(HealthCheck),
+            )
         )
-    )
 
 
 def test_stateful_runs_follow_the_links_as_each_role(served: Any, e2e: Any) -> None:
